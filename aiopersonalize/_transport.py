@@ -1,0 +1,309 @@
+"""The one module that talks to aiobotocore and botocore: one call is one request.
+
+aiobotocore does everything between a request's parameters and its parsed response:
+the credential chain and refresh, SigV4 signing, endpoint resolution, retries (the
+retry mode and attempts configured in botocore's ``Config``), and error parsing. This
+module opens and closes that client, caps the requests in flight, decodes responses
+into our records, and maps botocore's exceptions to ours, once
+(:func:`_map_exception`), so that no botocore name leaves it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import aiohttp
+import anyio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore import exceptions as botoexc
+from botocore import xform_name
+from botocore.parsers import ResponseParserError
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
+
+from ._exceptions import (
+    AccessDeniedError,
+    ConfigurationError,
+    InvalidInputError,
+    InvalidNextTokenError,
+    ParamValidationError,
+    PersonalizeError,
+    ResourceNotFoundError,
+    ResponseError,
+    ServerError,
+    ServiceError,
+    ThrottlingError,
+    TransportError,
+    TransportTimeoutError,
+)
+from ._models import JobKind, Page
+
+if TYPE_CHECKING:
+    from aiobotocore.client import AioBaseClient
+
+__all__ = ["RetryMode", "Transport", "TransportOptions"]
+
+S = TypeVar("S")
+F = TypeVar("F")
+
+RetryMode = Literal["standard", "adaptive", "legacy"]
+
+SERVICE_NAME = "personalize"
+
+_SERVICE_ERRORS: Mapping[str, type[ServiceError]] = {
+    "InvalidInputException": InvalidInputError,
+    "InvalidNextTokenException": InvalidNextTokenError,
+    "ResourceNotFoundException": ResourceNotFoundError,
+    "AccessDeniedException": AccessDeniedError,
+    # What AWS JSON services answer when a signature or key is not accepted.
+    "UnrecognizedClientException": AccessDeniedError,
+    "InvalidSignatureException": AccessDeniedError,
+    "MissingAuthenticationTokenException": AccessDeniedError,
+    "IncompleteSignatureException": AccessDeniedError,
+    "InvalidClientTokenId": AccessDeniedError,
+    "ExpiredTokenException": AccessDeniedError,
+    "SignatureDoesNotMatch": AccessDeniedError,
+}
+
+# botocore's own judgement of which error codes are throttling (the list its standard
+# and adaptive retry modes use), rather than a copy of that list.
+_THROTTLING = ThrottledRetryableChecker()
+
+
+def _service_error(
+    exc: botoexc.ClientError, operation: str, solution_version_arn: str | None
+) -> ServiceError:
+    response: Mapping[str, Any] = exc.response
+    error = response.get("Error", {})
+    metadata = response.get("ResponseMetadata", {})
+    code = str(error.get("Code") or "Unknown")
+    status = metadata.get("HTTPStatusCode")
+    cls = _SERVICE_ERRORS.get(code)
+    if cls is None:
+        throttled = _THROTTLING.is_retryable(
+            RetryContext(attempt_number=1, parsed_response=dict(response))
+        )
+        if throttled:
+            cls = ThrottlingError
+        elif isinstance(status, int) and status >= 500:
+            cls = ServerError
+        else:
+            cls = ServiceError
+    return cls(
+        str(error.get("Message") or code),
+        code=code,
+        operation=operation,
+        request_id=metadata.get("RequestId"),
+        http_status=status if isinstance(status, int) else None,
+        solution_version_arn=solution_version_arn,
+    )
+
+
+def _map_exception(
+    exc: Exception, operation: str, solution_version_arn: str | None
+) -> PersonalizeError | None:
+    """Our exception for one raised by aiobotocore, or ``None`` to let it propagate."""
+    context: dict[str, Any] = {
+        "operation": operation,
+        "solution_version_arn": solution_version_arn,
+    }
+    if isinstance(exc, botoexc.ClientError):
+        return _service_error(exc, operation, solution_version_arn)
+    if isinstance(exc, (botoexc.ConnectTimeoutError, botoexc.ReadTimeoutError)):
+        return TransportTimeoutError(str(exc), **context)
+    if isinstance(
+        exc, (botoexc.HTTPClientError, botoexc.EndpointConnectionError, aiohttp.ClientError)
+    ):
+        return TransportError(str(exc), **context)
+    if isinstance(exc, (ResponseParserError, botoexc.IncompleteReadError)):
+        return ResponseError(f"unusable response: {exc}", **context)
+    if isinstance(exc, botoexc.ParamValidationError):
+        # Our own validation runs first; this is a safety net, never the plan.
+        return ParamValidationError("request", str(exc), operation=operation)
+    if isinstance(
+        exc,
+        (
+            botoexc.NoCredentialsError,
+            botoexc.PartialCredentialsError,
+            botoexc.CredentialRetrievalError,
+            botoexc.NoRegionError,
+            botoexc.ProfileNotFound,
+        ),
+    ):
+        return ConfigurationError(str(exc), **context)
+    if isinstance(exc, botoexc.BotoCoreError):
+        return PersonalizeError(str(exc), **context)
+    return None
+
+
+@contextlib.contextmanager
+def _mapped(operation: str, solution_version_arn: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        mapped = _map_exception(exc, operation, solution_version_arn)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+async def _call(client: AioBaseClient, operation: str, params: dict[str, Any]) -> Any:
+    # The client's generated method for the operation (ListBatchInferenceJobs ->
+    # list_batch_inference_jobs), which runs botocore's whole request pipeline.
+    return await getattr(client, xform_name(operation))(**params)
+
+
+@contextlib.contextmanager
+def _decoding(operation: str, solution_version_arn: str | None = None) -> Iterator[None]:
+    """A response that parsed but does not have the documented shape."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResponseError(
+            f"the response does not have the documented shape: {exc!r}",
+            operation=operation,
+            solution_version_arn=solution_version_arn,
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """How to build the aiobotocore client. Secrets are kept out of the repr."""
+
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    profile_name: str | None = None
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    session: AioSession | None = field(default=None, repr=False)
+    config: Any = None  # a botocore ``Config``, merged over our defaults
+    retry_mode: RetryMode | None = None
+    max_attempts: int | None = None
+    max_pool_connections: int = 10
+
+    def botocore_config(self) -> AioConfig:
+        """Our defaults, then the caller's ``Config``, then the explicit arguments.
+
+        The connection pool is never smaller than ``max_pool_connections`` (the
+        client's concurrency cap), so it cannot become the bottleneck.
+        """
+        config = AioConfig(retries={"mode": "adaptive"})
+        if self.config is not None:
+            config = config.merge(self.config)
+        retries = dict(config.retries or {})
+        if self.retry_mode is not None:
+            retries["mode"] = self.retry_mode
+        if self.max_attempts is not None:
+            retries.pop("max_attempts", None)
+            retries["total_max_attempts"] = self.max_attempts
+        pool = max(config.max_pool_connections or 0, self.max_pool_connections)
+        return config.merge(AioConfig(retries=retries, max_pool_connections=pool))
+
+
+def pool_size(client: AioBaseClient) -> int:
+    """The connection-pool size of an aiobotocore client."""
+    return int(client.meta.config.max_pool_connections)
+
+
+def check_service(client: object) -> None:
+    meta = getattr(client, "meta", None)
+    model = getattr(meta, "service_model", None)
+    name = getattr(model, "service_name", None)
+    if name != SERVICE_NAME:
+        raise ParamValidationError(
+            "client", f"expected an aiobotocore {SERVICE_NAME!r} client, got {name!r}"
+        )
+
+
+class Transport:
+    """One aiobotocore Personalize client, owned or borrowed, and a cap on requests.
+
+    ``open()`` creates the client (unless one was borrowed); ``aclose()`` closes it
+    (unless borrowed). Every request holds one token of ``limiter`` while in flight.
+    """
+
+    def __init__(
+        self,
+        *,
+        limiter: anyio.CapacityLimiter,
+        options: TransportOptions | None = None,
+        client: AioBaseClient | None = None,
+    ) -> None:
+        self._options = options
+        self._client = client
+        self._owned: contextlib.AsyncExitStack | None = None
+        self._limiter = limiter
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        assert self._options is not None
+        options = self._options
+        with _mapped("CreateClient"):
+            session = options.session
+            if session is None:
+                session = (
+                    AioSession(profile=options.profile_name)
+                    if options.profile_name
+                    else get_session()
+                )
+            creator = session.create_client(
+                SERVICE_NAME,
+                region_name=options.region_name,
+                endpoint_url=options.endpoint_url,
+                aws_access_key_id=options.aws_access_key_id,
+                aws_secret_access_key=options.aws_secret_access_key,
+                aws_session_token=options.aws_session_token,
+                config=options.botocore_config(),
+            )
+            async with contextlib.AsyncExitStack() as stack:
+                self._client = await stack.enter_async_context(creator)
+                self._owned = stack.pop_all()
+
+    async def aclose(self) -> None:
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            self._client = None
+            await owned.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _request(
+        self, operation: str, solution_version_arn: str | None = None
+    ) -> AsyncIterator[AioBaseClient]:
+        client = self._client
+        assert client is not None, "Transport used before open()"
+        async with self._limiter:
+            with _mapped(operation, solution_version_arn):
+                yield client
+
+    async def list_page(
+        self,
+        kind: JobKind[S, F],
+        solution_version_arn: str | None,
+        next_token: str | None,
+        max_results: int,
+    ) -> Page[S]:
+        """One page of ``ListBatch*Jobs``."""
+        params: dict[str, Any] = {"maxResults": max_results}
+        if solution_version_arn is not None:
+            params["solutionVersionArn"] = solution_version_arn
+        if next_token is not None:
+            params["nextToken"] = next_token
+        async with self._request(kind.list_operation, solution_version_arn) as client:
+            response = await _call(client, kind.list_operation, params)
+        with _decoding(kind.list_operation, solution_version_arn):
+            decode = kind.decode_summary
+            items = tuple(decode(item) for item in response.get(kind.list_key) or ())
+        # An empty token is an end of listing too (botocore's paginator agrees).
+        return Page(items=items, next_token=response.get("nextToken") or None)
+
+    async def describe(self, kind: JobKind[S, F], arn: str) -> F:
+        """The full record from ``DescribeBatch*Job``."""
+        async with self._request(kind.describe_operation) as client:
+            response = await _call(client, kind.describe_operation, {kind.arn_member: arn})
+        with _decoding(kind.describe_operation):
+            return kind.decode_full(response[kind.describe_key])

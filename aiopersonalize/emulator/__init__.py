@@ -1,0 +1,32 @@
+"""A local Amazon Personalize emulator for the batch-job inventory.
+
+An aiohttp server speaking the service's AWS JSON 1.1 protocol, so unmodified boto3,
+aiobotocore and the aws CLI work against it through ``endpoint_url``. It serves a
+deterministic seeded inventory (up to millions of jobs, computed on demand), validates
+requests against botocore's service model, pages with tamper-evident tokens, and
+injects latency, throttling and server errors on demand.
+
+- ``Emulator``: the server, as an async context manager, in-process.
+- ``EmulatorThread``: the same on its own loop in a background thread (sync code).
+- ``EmulatorProcess``: ``aiopersonalize serve`` as a subprocess (benchmarks).
+- ``pytest_plugin``: fixtures for users' test suites.
+"""
+
+from ._faults import Faults, Stats
+from ._inventory import InventorySpec, JobKind
+from ._process import EmulatorProcess
+from ._serve import DEFAULT_PORT
+from ._server import DEFAULT_JOB_TRANSITION_SECONDS, Emulator
+from ._thread import EmulatorThread
+
+__all__ = [
+    "DEFAULT_JOB_TRANSITION_SECONDS",
+    "DEFAULT_PORT",
+    "Emulator",
+    "EmulatorProcess",
+    "EmulatorThread",
+    "Faults",
+    "InventorySpec",
+    "JobKind",
+    "Stats",
+]

@@ -1,0 +1,383 @@
+"""The service: Amazon Personalize's AWS JSON 1.1 protocol over an aiohttp application.
+
+Every AWS request is ``POST /`` with ``X-Amz-Target: AmazonPersonalize.<Operation>``
+and a JSON body; every answer is JSON with an ``x-amzn-RequestId`` header, errors as
+``{"__type": code, "message": text}``. A request goes through, in order: counting,
+injected latency, authentication, injected throttling and server errors, operation
+lookup, JSON decoding, validation against the service model, and the operation.
+
+Control endpoints live under ``/_emulator/`` (never ``POST /``): ``GET stats``,
+``POST reset``, ``GET``/``POST faults``.
+
+Where the public API reference and botocore's model disagree, the model wins:
+- The reference lists batch job statuses (PENDING, IN PROGRESS, ACTIVE, CREATE
+  FAILED); the model types ``Status`` as any string up to 256 characters, so no
+  request member is checked against them (none takes a status anyway).
+- ``ListDatasetGroups`` declares only ``InvalidNextTokenException``, yet its
+  ``maxResults`` has the 1-100 range: out-of-range values get the
+  ``InvalidInputException`` every other list operation gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from aiohttp import web
+
+from ._auth import SignatureVerifier, parse_authorization, request_region
+from ._errors import ServiceError
+from ._faults import FaultInjector, Faults, Stats
+from ._inventory import CreatedJob, InventorySpec, JobKind, RegionInventory
+from ._model import ACCOUNT_ID, CONTENT_TYPE, service_model, target_prefix
+from ._tokens import Cursor, TokenCodec, derive_key
+from ._validation import validate
+
+__all__ = ["CONTROL_PREFIX", "Service"]
+
+_logger = logging.getLogger("aiopersonalize.emulator")
+
+CONTROL_PREFIX = "/_emulator"
+_DEFAULT_MAX_RESULTS = 100
+_MAX_TAGS = 50
+_UNKNOWN_OPERATION = "<unknown>"
+# The list operations filtered on a solution version (subject to the version faults).
+_FILTERED_LISTS = frozenset({"ListBatchInferenceJobs", "ListBatchSegmentJobs"})
+
+Handler = Callable[[dict[str, Any], RegionInventory], str]
+
+
+class Service:
+    """Amazon Personalize's batch-job inventory, answering AWS JSON 1.1 requests."""
+
+    def __init__(
+        self,
+        *,
+        inventory: InventorySpec,
+        seed: int,
+        faults: Faults,
+        credentials: Mapping[str, str] | None,
+        clock: Callable[[], float] | None,
+        job_transition_seconds: float,
+        token_secret: bytes | None,
+    ) -> None:
+        if job_transition_seconds < 0:
+            raise ValueError("job_transition_seconds must not be negative")
+        self.spec = inventory
+        self.seed = seed
+        self.faults = faults
+        self.stats = Stats()
+        self._clock = clock if clock is not None else time.time
+        self._transition_ms = round(job_transition_seconds * 1000)
+        self._verifier = SignatureVerifier(credentials) if credentials is not None else None
+        self._injector = FaultInjector(seed, clock if clock is not None else time.monotonic)
+        self._tokens = TokenCodec(derive_key(seed, inventory.fingerprint(), token_secret))
+        self._regions: dict[str, RegionInventory] = {}
+        model = service_model()
+        self._prefix = target_prefix() + "."
+        self._model_operations = frozenset(model.operation_names)
+        handlers: dict[str, Handler] = {
+            "ListBatchInferenceJobs": self._list_batch_inference_jobs,
+            "ListBatchSegmentJobs": self._list_batch_segment_jobs,
+            "DescribeBatchInferenceJob": self._describe_batch_inference_job,
+            "DescribeBatchSegmentJob": self._describe_batch_segment_job,
+            "CreateBatchInferenceJob": self._create_batch_inference_job,
+            "CreateBatchSegmentJob": self._create_batch_segment_job,
+            "ListDatasetGroups": self._list_dataset_groups,
+            "ListSolutions": self._list_solutions,
+            "ListSolutionVersions": self._list_solution_versions,
+        }
+        self._operations: dict[str, tuple[Handler, Any]] = {
+            name: (handler, model.operation_model(name).input_shape)
+            for name, handler in handlers.items()
+        }
+
+    # -- inventory -------------------------------------------------------------------
+
+    def region(self, name: str) -> RegionInventory:
+        """The inventory of region ``name``, built on first use."""
+        inventory = self._regions.get(name)
+        if inventory is None:
+            inventory = self._regions[name] = RegionInventory(self.spec, self.seed, name)
+        return inventory
+
+    def _now_ms(self) -> int:
+        return round(self._clock() * 1000)
+
+    # -- the aiohttp application -----------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/", self.handle)
+        app.router.add_get(f"{CONTROL_PREFIX}/stats", self._get_stats)
+        app.router.add_post(f"{CONTROL_PREFIX}/reset", self._reset)
+        app.router.add_get(f"{CONTROL_PREFIX}/faults", self._get_faults)
+        app.router.add_post(f"{CONTROL_PREFIX}/faults", self._set_faults)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer one AWS request."""
+        stats = self.stats
+        stats.requests += 1
+        stats.in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            status, body = await self._answer(request)
+        finally:
+            stats.in_flight -= 1
+        return web.Response(
+            body=body,
+            status=status,
+            headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
+        )
+
+    async def _answer(self, request: web.Request) -> tuple[int, bytes]:
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target[len(self._prefix) :] if target.startswith(self._prefix) else ""
+        known = operation in self._operations
+        self.stats.by_operation[operation if known else _UNKNOWN_OPERATION] += 1
+        raw = await request.read()
+        params, decode_error = _decode(raw)
+        faults = self.faults
+        try:
+            filtered_version = params.get("solutionVersionArn")
+            if not isinstance(filtered_version, str) or operation not in _FILTERED_LISTS:
+                filtered_version = None
+            delay = self._injector.delay(faults, filtered_version)
+            if delay > 0:
+                self.stats.delayed += 1
+                self.stats.latency_seconds += delay
+                await asyncio.sleep(delay)
+            authorization = parse_authorization(request.headers.get("Authorization"))
+            if self._verifier is not None:
+                self._verifier.verify(
+                    authorization, request.method, request.raw_path, request.headers, raw
+                )
+            region = request_region(authorization)
+            self._injector.admit(faults)
+            if not known:
+                raise _unknown_operation(target, operation in self._model_operations)
+            if decode_error is not None:
+                raise decode_error
+            if filtered_version in faults.deny_solution_versions:
+                self.stats.denied += 1
+                raise ServiceError(
+                    "AccessDeniedException",
+                    f"User: arn:aws:iam::{ACCOUNT_ID}:user/emulator is not authorized to "
+                    f"perform: personalize:{operation} on resource: {filtered_version}",
+                )
+            handler, shape = self._operations[operation]
+            validate(shape, params)
+            return 200, handler(params, self.region(region)).encode()
+        except ServiceError as error:
+            return self._error_answer(error)
+        except Exception:
+            # A bug of the emulator's: answered as the service's internal error (which
+            # SDKs parse and retry), and logged with its traceback.
+            _logger.exception("The emulator failed to answer %s", target)
+            failure = ServiceError("InternalFailure", "The emulator failed unexpectedly.", 500)
+            return self._error_answer(failure)
+
+    def _error_answer(self, error: ServiceError) -> tuple[int, bytes]:
+        if error.code == "ThrottlingException":
+            self.stats.throttled += 1
+        elif error.status >= 500:
+            self.stats.server_errors += 1
+        else:
+            self.stats.client_errors += 1
+        body = {"__type": error.code, "message": error.message}
+        return error.status, json.dumps(body).encode()
+
+    # -- control endpoints -----------------------------------------------------------
+
+    async def _get_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats.to_dict())
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.stats.reset()
+        return web.json_response(self.stats.to_dict())
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self.faults.to_dict())
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            if not isinstance(data, dict):
+                raise TypeError("a JSON object is required")
+            self.faults = Faults.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(self.faults.to_dict())
+
+    # -- paging ----------------------------------------------------------------------
+
+    def _cursor(self, query: str, params: dict[str, Any]) -> Cursor | None:
+        token = params.get("nextToken")
+        if token is None:
+            return None
+        return self._tokens.decode(query, cast(str, token))
+
+    def _page(self, key: str, items: list[str], query: str, cursor: Cursor | None) -> str:
+        body = f'{{"{key}":[{",".join(items)}]'
+        if cursor is not None:
+            body += f',"nextToken":"{self._tokens.encode(query, cursor)}"'
+        return body + "}"
+
+    def _list_resources(
+        self,
+        operation: str,
+        key: str,
+        resources_of: Callable[[RegionInventory], Any],
+        parent_member: str | None,
+        params: dict[str, Any],
+        region: RegionInventory,
+    ) -> str:
+        parent = params.get(parent_member) if parent_member is not None else None
+        query = f"{operation}\x00{parent or ''}\x00{region.region}"
+        cursor = self._cursor(query, params)
+        limit = params.get("maxResults", _DEFAULT_MAX_RESULTS)
+        start = cursor.position if cursor is not None and cursor.segment == "s" else 0
+        items, end = region.list_resources(resources_of(region), parent, start, limit)
+        return self._page(key, items, query, Cursor("s", end) if end is not None else None)
+
+    def _list_jobs(
+        self, operation: str, kind: JobKind, params: dict[str, Any], region: RegionInventory
+    ) -> str:
+        version = params.get("solutionVersionArn")
+        query = f"{operation}\x00{version or ''}\x00{region.region}"
+        cursor = self._cursor(query, params)
+        limit = params.get("maxResults", _DEFAULT_MAX_RESULTS)
+        now_ms = self._now_ms()
+        transition_ms = self._transition_ms
+
+        def created_summary(job: CreatedJob) -> str:
+            return json.dumps(job.summary(now_ms, transition_ms))
+
+        items, after = region.list_jobs(kind, version, cursor, limit, created_summary)
+        key = "batchInferenceJobs" if kind == "inference" else "batchSegmentJobs"
+        return self._page(key, items, query, after)
+
+    # -- operations ------------------------------------------------------------------
+
+    def _list_batch_inference_jobs(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._list_jobs("ListBatchInferenceJobs", "inference", params, region)
+
+    def _list_batch_segment_jobs(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._list_jobs("ListBatchSegmentJobs", "segment", params, region)
+
+    def _list_dataset_groups(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._list_resources(
+            "ListDatasetGroups", "datasetGroups", lambda r: r.dataset_groups, None, params, region
+        )
+
+    def _list_solutions(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._list_resources(
+            "ListSolutions", "solutions", lambda r: r.solutions, "datasetGroupArn", params, region
+        )
+
+    def _list_solution_versions(self, params: dict[str, Any], region: RegionInventory) -> str:
+        solution = params.get("solutionArn")
+        # Unlike the other filters, an unknown solution is an error (the model lists
+        # ResourceNotFoundException for this operation only).
+        if solution is not None and solution not in region.solution_arns:
+            raise ServiceError.not_found(solution)
+        return self._list_resources(
+            "ListSolutionVersions",
+            "solutionVersions",
+            lambda r: r.versions,
+            "solutionArn",
+            params,
+            region,
+        )
+
+    def _describe(self, kind: JobKind, key: str, arn: str, region: RegionInventory) -> str:
+        created = region.find_created(kind, arn)
+        if created is not None:
+            job = created.describe(self._now_ms(), self._transition_ms)
+        else:
+            index = region.jobs[kind].index_of_arn(arn)
+            if index is None:
+                raise ServiceError.not_found(arn)
+            job = region.jobs[kind].describe(index)
+        return json.dumps({key: job})
+
+    def _describe_batch_inference_job(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._describe(
+            "inference", "batchInferenceJob", params["batchInferenceJobArn"], region
+        )
+
+    def _describe_batch_segment_job(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._describe("segment", "batchSegmentJob", params["batchSegmentJobArn"], region)
+
+    def _create(
+        self,
+        kind: JobKind,
+        params: dict[str, Any],
+        details: dict[str, Any],
+        region: RegionInventory,
+    ) -> str:
+        name: str = params["jobName"]
+        version: str = params["solutionVersionArn"]
+        if len(params.get("tags") or ()) > _MAX_TAGS:
+            raise ServiceError(
+                "TooManyTagsException", f"A resource can have at most {_MAX_TAGS} tags."
+            )
+        if region.name_taken(kind, name):
+            raise ServiceError(
+                "ResourceAlreadyExistsException",
+                f"Another resource with Arn {region.job_arn_prefix(kind)}{name} already exists.",
+            )
+        if version not in region.version_index:
+            raise ServiceError.not_found(version)
+        for member in ("filterArn", "numResults", "jobInput", "jobOutput", "roleArn"):
+            if params.get(member) is not None:
+                details[member] = params[member]
+        details.setdefault("numResults", 25)
+        job = region.create_job(kind, name, version, self._now_ms(), details)
+        key = "batchInferenceJobArn" if kind == "inference" else "batchSegmentJobArn"
+        return json.dumps({key: job.arn})
+
+    def _create_batch_inference_job(self, params: dict[str, Any], region: RegionInventory) -> str:
+        mode = params.get("batchInferenceJobMode") or "BATCH_INFERENCE"
+        details: dict[str, Any] = {"batchInferenceJobMode": mode}
+        theme = params.get("themeGenerationConfig")
+        if mode == "THEME_GENERATION" and theme is None:
+            raise ServiceError.invalid_input(
+                "themeGenerationConfig is required when batchInferenceJobMode is THEME_GENERATION."
+            )
+        if theme is not None:
+            details["themeGenerationConfig"] = theme
+        if params.get("batchInferenceJobConfig") is not None:
+            details["batchInferenceJobConfig"] = params["batchInferenceJobConfig"]
+        return self._create("inference", params, details, region)
+
+    def _create_batch_segment_job(self, params: dict[str, Any], region: RegionInventory) -> str:
+        return self._create("segment", params, {}, region)
+
+
+def _decode(raw: bytes) -> tuple[dict[str, Any], ServiceError | None]:
+    """The request's JSON object, or the error to answer if it is not one."""
+    if not raw.strip():
+        return {}, None
+    try:
+        params = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return {}, ServiceError.serialization("The request body is not valid JSON.")
+    if not isinstance(params, dict):
+        return {}, ServiceError.serialization("The request body must be a JSON object.")
+    return params, None
+
+
+def _unknown_operation(target: str, in_model: bool) -> ServiceError:
+    if in_model:
+        return ServiceError(
+            "UnknownOperationException",
+            f"The aiopersonalize emulator does not implement {target}.",
+        )
+    return ServiceError("UnknownOperationException", f"Unknown operation {target!r}.")

@@ -1,0 +1,179 @@
+"""The seeded inventory: deterministic, realistic, lazy, and sized or empty on demand."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from collections import Counter
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from aiopersonalize.emulator import Emulator, InventorySpec, JobKind
+from aiopersonalize.emulator._inventory import RegionInventory
+from aiopersonalize.emulator._model import service_model
+from aiopersonalize.emulator._tokens import Cursor
+from aiopersonalize.emulator._validation import validate
+
+from .conftest import Boto, make_client
+
+KINDS: tuple[JobKind, JobKind] = ("inference", "segment")
+
+
+def output_shape(operation: str) -> Any:
+    return service_model().operation_model(operation).output_shape
+
+
+async def test_default_inventory_size(emulator: Emulator) -> None:
+    """By default a region has several solution versions and hundreds of jobs of each kind."""
+    assert len(emulator.solution_version_arns()) == 12
+    assert emulator.job_count("inference") == 600
+    assert emulator.job_count("segment") == 600
+    for version in emulator.solution_version_arns():
+        assert emulator.job_count("segment", version) == 50
+
+
+async def test_inventory_is_deterministic_per_seed() -> None:
+    """The same seed and region give the same inventory; another seed gives another."""
+    first, same, other = (RegionInventory(InventorySpec(), seed, "us-east-1") for seed in (1, 1, 2))
+    for kind in KINDS:
+        pages = [r.list_jobs(kind, None, None, 100, str)[0] for r in (first, same, other)]
+        assert pages[0] == pages[1]
+        assert pages[0] != pages[2]
+    assert [v.arn for v in first.versions] == [v.arn for v in same.versions]
+    assert first.jobs["inference"].describe(42) == same.jobs["inference"].describe(42)
+
+
+async def test_every_seeded_record_satisfies_the_model() -> None:
+    """Listed and described records match the model's output shapes (names, ARNs, enums)."""
+    region = RegionInventory(InventorySpec(), 0, "ap-southeast-2")
+    for kind, operation, key in zip(
+        KINDS,
+        ("ListBatchInferenceJobs", "ListBatchSegmentJobs"),
+        ("batchInferenceJobs", "batchSegmentJobs"),
+        strict=True,
+    ):
+        items, _ = region.list_jobs(kind, None, None, 100, str)
+        validate(output_shape(operation), json.loads(f'{{"{key}":[{",".join(items)}]}}'))
+    for operation, resources, key in (
+        ("ListDatasetGroups", region.dataset_groups, "datasetGroups"),
+        ("ListSolutions", region.solutions, "solutions"),
+        ("ListSolutionVersions", region.versions, "solutionVersions"),
+    ):
+        summaries = [json.loads(r.summary_json) for r in resources]
+        validate(output_shape(operation), {key: summaries})
+    for index in range(600):
+        validate(
+            output_shape("DescribeBatchInferenceJob"),
+            {"batchInferenceJob": region.jobs["inference"].describe(index)},
+        )
+        validate(
+            output_shape("DescribeBatchSegmentJob"),
+            {"batchSegmentJob": region.jobs["segment"].describe(index)},
+        )
+
+
+async def test_seeded_jobs_vary_like_real_ones() -> None:
+    """Seeded jobs include failures, theme generation, filters, KMS keys and ranking influence."""
+    jobs = RegionInventory(InventorySpec(), 0, "us-east-1").jobs
+    inference = [jobs["inference"].describe(i) for i in range(600)]
+    segment = [jobs["segment"].describe(i) for i in range(600)]
+    statuses = Counter(job["status"] for job in inference + segment)
+    assert set(statuses) == {"ACTIVE", "CREATE FAILED"}
+    assert 20 <= statuses["CREATE FAILED"] <= 100
+    assert all(("failureReason" in job) == (job["status"] == "CREATE FAILED") for job in inference)
+    themed = [job for job in inference if job["batchInferenceJobMode"] == "THEME_GENERATION"]
+    assert themed
+    assert all("themeGenerationConfig" in job for job in themed)
+    assert any("filterArn" in job for job in segment)
+    assert any("kmsKeyArn" in job["jobInput"]["s3DataSource"] for job in inference)
+    assert any("rankingInfluence" in job["batchInferenceJobConfig"] for job in inference)
+    assert all(job["lastUpdatedDateTime"] > job["creationDateTime"] for job in inference)
+    assert any(round(job["creationDateTime"] * 1000) % 1000 for job in inference)
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(0.0, {"ACTIVE"}), (1.0, {"CREATE FAILED"})])
+async def test_failed_fraction(fraction: float, expected: set[str]) -> None:
+    """failed_fraction sets the share of seeded jobs that are CREATE FAILED."""
+    jobs = RegionInventory(InventorySpec(failed_fraction=fraction), 0, "us-east-1").jobs
+    assert {jobs["segment"].describe(i)["status"] for i in range(200)} == expected
+
+
+async def test_a_million_jobs_cost_no_per_job_memory() -> None:
+    """A region of over a million jobs allocates no per-job objects and serves its last page."""
+    spec = InventorySpec(inference_jobs_per_version=100_000, segment_jobs_per_version=100_000)
+    tracemalloc.start()
+    try:
+        region = RegionInventory(spec, 0, "us-east-1")
+        size, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert spec.total_jobs("inference") == 1_200_000
+    assert size < 200_000
+    total = region.jobs["inference"].total
+    items, after = region.list_jobs("inference", None, Cursor("s", total - 3), 100, str)
+    assert len(items) == 3
+    assert after is None
+    oldest = json.loads(items[-1])
+    newest = json.loads(region.jobs["inference"].summary_json(0))
+    assert newest["creationDateTime"] - oldest["creationDateTime"] > 300 * 86400
+
+
+async def test_million_job_inventory_over_http() -> None:
+    """boto3 describes the oldest of a million jobs and lists one version's jobs."""
+    spec = InventorySpec(1, 1, 10, inference_jobs_per_version=100_000, segment_jobs_per_version=1)
+    async with Emulator(inventory=spec) as emulator:
+        client = make_client(emulator.endpoint_url)
+        try:
+            boto = Boto(client)
+            assert emulator.job_count("inference") == 1_000_000
+            oldest = emulator._region("us-east-1").jobs["inference"].arn(999_999)
+            described = await boto("describe_batch_inference_job", batchInferenceJobArn=oldest)
+            assert described["batchInferenceJob"]["jobName"].endswith("-0999999")
+            version = emulator.solution_version_arns()[9]
+            assert oldest.endswith("-0999999")
+            listed = await boto("list_batch_inference_jobs", solutionVersionArn=version)
+            assert len(listed["batchInferenceJobs"]) == 100
+            assert {job["solutionVersionArn"] for job in listed["batchInferenceJobs"]} == {version}
+        finally:
+            client.close()
+
+
+async def test_empty_inventory() -> None:
+    """InventorySpec.empty() serves no resources and no jobs; creating one has no version to use."""
+    async with Emulator(inventory=InventorySpec.empty()) as emulator:
+        client = make_client(emulator.endpoint_url)
+        try:
+            boto = Boto(client)
+            assert (await boto("list_dataset_groups"))["datasetGroups"] == []
+            assert (await boto("list_solutions"))["solutions"] == []
+            assert (await boto("list_solution_versions"))["solutionVersions"] == []
+            page = await boto("list_batch_inference_jobs")
+            assert page["batchInferenceJobs"] == []
+            assert "nextToken" not in page
+            assert (await boto("list_batch_segment_jobs"))["batchSegmentJobs"] == []
+            with pytest.raises(ClientError) as exc:
+                await boto(
+                    "create_batch_segment_job",
+                    jobName="nothing",
+                    solutionVersionArn="arn:aws:personalize:us-east-1:123456789012:solution/a/b",
+                    jobInput={"s3DataSource": {"path": "s3://b/in"}},
+                    jobOutput={"s3DataDestination": {"path": "s3://b/out"}},
+                    roleArn="arn:aws:iam::123456789012:role/R",
+                )
+            assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        finally:
+            client.close()
+    assert emulator.solution_version_arns() == []
+    assert emulator.job_count("segment") == 0
+
+
+async def test_inventory_spec_validates() -> None:
+    """Negative sizes and fractions outside 0-1 are refused."""
+    with pytest.raises(ValueError, match="dataset_groups"):
+        InventorySpec(dataset_groups=-1)
+    with pytest.raises(ValueError, match="failed_fraction"):
+        InventorySpec(failed_fraction=1.5)
+    with pytest.raises(ValueError, match="kind"):
+        Emulator().job_count("other")  # type: ignore[arg-type]
