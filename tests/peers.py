@@ -4,7 +4,8 @@ never answered, a gate the test opens).
 
 Each request is answered by the next step of a script: a ``Reply`` (status, JSON body
 or raw bytes), ``HANG`` (never answer), or a callable taking the request's JSON and
-returning a ``Reply`` or an awaitable of one. Requests are recorded, and the tests can
+returning a ``Reply`` or an awaitable of one; once the script is used up, the
+``responder`` (such a step) answers every request. Requests are recorded, and the tests can
 wait, without sleeping, for the n-th request or for the n-th request the client gave
 up on (the server cancels a handler whose client disconnected).
 """
@@ -96,6 +97,20 @@ def inference_page(first: int, count: int, token: str | None) -> Reply:
     return Reply(body)
 
 
+def by_token(pages: dict[str | None, Reply]) -> Callable[[dict[str, Any]], Awaitable[Reply]]:
+    """A responder answering each request by its nextToken; an unknown token is never
+    answered (as HANG), so concurrent listings can share one peer in any order."""
+
+    async def answer(body: dict[str, Any]) -> Reply:
+        reply = pages.get(body.get("nextToken"))
+        if reply is None:
+            await anyio.sleep_forever()
+        assert reply is not None
+        return reply
+
+    return answer
+
+
 def inference_pages(pages: int, per_page: int = 2) -> list[Step]:
     """A script of ``pages`` pages chained by tokens ``t1``, ``t2``, ..."""
     return [
@@ -106,18 +121,20 @@ def inference_pages(pages: int, per_page: int = 2) -> list[Step]:
 
 @asynccontextmanager
 async def connected(
-    script: Iterable[Step], **client_options: Any
+    script: Iterable[Step], *, responder: Step | None = None, **client_options: Any
 ) -> AsyncIterator[tuple[Peer, Client]]:
     """A scripted peer and an open Client pointed at it."""
     async with (
-        scripted_peer(script) as peer,
+        scripted_peer(script, responder=responder) as peer,
         Client(endpoint_url=peer.endpoint_url, **client_options) as client,
     ):
         yield peer, client
 
 
 @asynccontextmanager
-async def scripted_peer(script: Iterable[Step]) -> AsyncIterator[Peer]:
+async def scripted_peer(
+    script: Iterable[Step], *, responder: Step | None = None
+) -> AsyncIterator[Peer]:
     steps = list(script)
     requests: list[tuple[str, dict[str, Any]]] = []
     received, abandoned = _Counter(), _Counter()
@@ -128,7 +145,7 @@ async def scripted_peer(script: Iterable[Step]) -> AsyncIterator[Peer]:
         body = json.loads(await request.read() or b"{}")
         requests.append((target.rpartition(".")[2], body))
         received.add()
-        step = steps.pop(0) if steps else Reply({})
+        step = steps.pop(0) if steps else (responder or Reply({}))
         try:
             if step is HANG:
                 await forever.wait()
