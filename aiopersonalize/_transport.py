@@ -11,6 +11,8 @@ into our records, and maps botocore's exceptions to ours, once
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -150,10 +152,72 @@ def _mapped(operation: str, solution_version_arn: str | None = None) -> Iterator
         raise mapped from exc
 
 
+class _Call:
+    """What the response hook learns about the call in progress in this context."""
+
+    __slots__ = ("responded",)
+
+    def __init__(self) -> None:
+        self.responded = False
+
+
+# Set only while this module makes a call, so the hook below leaves alone the calls a
+# caller makes through an aiobotocore client they lent us (Client.wrap).
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "aiopersonalize_call", default=None
+)
+_HOOK_ID = "aiopersonalize-check-body"
+
+
+def _check_body(response_dict: Mapping[str, Any], **_: Any) -> None:
+    """Refuse a 2xx response whose body is not a JSON object.
+
+    botocore's JSON parser turns an unparsable body into ``{"message": body}`` and then
+    keeps only the modelled members: a truncated page would parse as an empty last
+    page, and a listing would end short without a word. Raising here (botocore lets a
+    ``before-parse`` handler's exception propagate) makes it a ``ResponseError``.
+    """
+    call = _CALL.get()
+    if call is None:
+        return
+    call.responded = True
+    if response_dict.get("status_code", 500) >= 300:
+        return  # error bodies: botocore's error parsing handles them
+    body = response_dict.get("body") or b"{}"
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise ResponseParserError(f"the response body is not JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ResponseParserError(
+            f"the response body is JSON {type(parsed).__name__}, not an object"
+        )
+
+
+def _install_hook(client: AioBaseClient) -> None:
+    client.meta.events.register(f"before-parse.{SERVICE_NAME}", _check_body, unique_id=_HOOK_ID)
+
+
+def _remove_hook(client: AioBaseClient) -> None:
+    client.meta.events.unregister(f"before-parse.{SERVICE_NAME}", _check_body, unique_id=_HOOK_ID)
+
+
 async def _call(client: AioBaseClient, operation: str, params: dict[str, Any]) -> Any:
     # The client's generated method for the operation (ListBatchInferenceJobs ->
     # list_batch_inference_jobs), which runs botocore's whole request pipeline.
-    return await getattr(client, xform_name(operation))(**params)
+    call = _Call()
+    reset = _CALL.set(call)
+    try:
+        return await getattr(client, xform_name(operation))(**params)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        if not call.responded:
+            raise  # not about a response: a bug, not to be disguised
+        # botocore's parser fails this way on well-formed JSON of the wrong shape.
+        raise ResponseParserError(
+            f"the response does not have the documented shape: {exc!r}"
+        ) from exc
+    finally:
+        _CALL.reset(reset)
 
 
 @contextlib.contextmanager
@@ -240,6 +304,7 @@ class Transport:
 
     async def open(self) -> None:
         if self._client is not None:
+            _install_hook(self._client)  # borrowed: removed again by aclose()
             return
         assert self._options is not None
         options = self._options
@@ -263,12 +328,15 @@ class Transport:
             async with contextlib.AsyncExitStack() as stack:
                 self._client = await stack.enter_async_context(creator)
                 self._owned = stack.pop_all()
+        _install_hook(self._client)
 
     async def aclose(self) -> None:
         owned, self._owned = self._owned, None
         if owned is not None:
             self._client = None
             await owned.aclose()
+        elif self._client is not None:
+            _remove_hook(self._client)  # leave a borrowed client as we found it
 
     @contextlib.asynccontextmanager
     async def _request(
@@ -298,8 +366,11 @@ class Transport:
         with _decoding(kind.list_operation, solution_version_arn):
             decode = kind.decode_summary
             items = tuple(decode(item) for item in response.get(kind.list_key) or ())
+            token = response.get("nextToken")
+            if token is not None and not isinstance(token, str):
+                raise TypeError(f"nextToken is {type(token).__name__}, not a string")
         # An empty token is an end of listing too (botocore's paginator agrees).
-        return Page(items=items, next_token=response.get("nextToken") or None)
+        return Page(items=items, next_token=token or None)
 
     async def describe(self, kind: JobKind[S, F], arn: str) -> F:
         """The full record from ``DescribeBatch*Job``."""
