@@ -100,6 +100,30 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def _common_from_wire(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The members every job record has, besides its ARN, as record fields."""
+    return {
+        "job_name": d.get("jobName"),
+        "status": _status(d.get("status")),
+        "creation_date_time": _utc(d.get("creationDateTime")),
+        "last_updated_date_time": _utc(d.get("lastUpdatedDateTime")),
+        "failure_reason": d.get("failureReason"),
+        "solution_version_arn": d.get("solutionVersionArn"),
+    }
+
+
+def _common_to_wire(record: Any) -> dict[str, Any]:
+    """The members every job record has, besides its ARN, as AWS members."""
+    return {
+        "jobName": record.job_name,
+        "status": _str(record.status),
+        "creationDateTime": record.creation_date_time,
+        "lastUpdatedDateTime": record.last_updated_date_time,
+        "failureReason": record.failure_reason,
+        "solutionVersionArn": record.solution_version_arn,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a listing.
@@ -224,12 +248,7 @@ class BatchInferenceJobSummary:
     def from_wire(cls, d: Mapping[str, Any]) -> BatchInferenceJobSummary:
         return cls(
             batch_inference_job_arn=d["batchInferenceJobArn"],
-            job_name=d.get("jobName"),
-            status=_status(d.get("status")),
-            creation_date_time=_utc(d.get("creationDateTime")),
-            last_updated_date_time=_utc(d.get("lastUpdatedDateTime")),
-            failure_reason=d.get("failureReason"),
-            solution_version_arn=d.get("solutionVersionArn"),
+            **_common_from_wire(d),
             batch_inference_job_mode=_mode(d.get("batchInferenceJobMode")),
         )
 
@@ -238,12 +257,7 @@ class BatchInferenceJobSummary:
         return _drop_none(
             {
                 "batchInferenceJobArn": self.batch_inference_job_arn,
-                "jobName": self.job_name,
-                "status": _str(self.status),
-                "creationDateTime": self.creation_date_time,
-                "lastUpdatedDateTime": self.last_updated_date_time,
-                "failureReason": self.failure_reason,
-                "solutionVersionArn": self.solution_version_arn,
+                **_common_to_wire(self),
                 "batchInferenceJobMode": _str(self.batch_inference_job_mode),
             }
         )
@@ -265,12 +279,7 @@ class BatchSegmentJobSummary:
     def from_wire(cls, d: Mapping[str, Any]) -> BatchSegmentJobSummary:
         return cls(
             batch_segment_job_arn=d["batchSegmentJobArn"],
-            job_name=d.get("jobName"),
-            status=_status(d.get("status")),
-            creation_date_time=_utc(d.get("creationDateTime")),
-            last_updated_date_time=_utc(d.get("lastUpdatedDateTime")),
-            failure_reason=d.get("failureReason"),
-            solution_version_arn=d.get("solutionVersionArn"),
+            **_common_from_wire(d),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,12 +287,7 @@ class BatchSegmentJobSummary:
         return _drop_none(
             {
                 "batchSegmentJobArn": self.batch_segment_job_arn,
-                "jobName": self.job_name,
-                "status": _str(self.status),
-                "creationDateTime": self.creation_date_time,
-                "lastUpdatedDateTime": self.last_updated_date_time,
-                "failureReason": self.failure_reason,
-                "solutionVersionArn": self.solution_version_arn,
+                **_common_to_wire(self),
             }
         )
 
@@ -312,12 +316,7 @@ class BatchInferenceJob:
     def from_wire(cls, d: Mapping[str, Any]) -> BatchInferenceJob:
         return cls(
             batch_inference_job_arn=d["batchInferenceJobArn"],
-            job_name=d.get("jobName"),
-            status=_status(d.get("status")),
-            creation_date_time=_utc(d.get("creationDateTime")),
-            last_updated_date_time=_utc(d.get("lastUpdatedDateTime")),
-            failure_reason=d.get("failureReason"),
-            solution_version_arn=d.get("solutionVersionArn"),
+            **_common_from_wire(d),
             batch_inference_job_mode=_mode(d.get("batchInferenceJobMode")),
             filter_arn=d.get("filterArn"),
             num_results=d.get("numResults"),
@@ -336,11 +335,9 @@ class BatchInferenceJob:
         """The AWS-shaped dict (members that are ``None`` are left out)."""
         return _drop_none(
             {
-                "jobName": self.job_name,
                 "batchInferenceJobArn": self.batch_inference_job_arn,
+                **_common_to_wire(self),
                 "filterArn": self.filter_arn,
-                "failureReason": self.failure_reason,
-                "solutionVersionArn": self.solution_version_arn,
                 "numResults": self.num_results,
                 "jobInput": _to_dict(self.job_input),
                 "jobOutput": _to_dict(self.job_output),
@@ -348,9 +345,6 @@ class BatchInferenceJob:
                 "roleArn": self.role_arn,
                 "batchInferenceJobMode": _str(self.batch_inference_job_mode),
                 "themeGenerationConfig": _to_dict(self.theme_generation_config),
-                "status": _str(self.status),
-                "creationDateTime": self.creation_date_time,
-                "lastUpdatedDateTime": self.last_updated_date_time,
             }
         )
 
@@ -376,12 +370,7 @@ class BatchSegmentJob:
     def from_wire(cls, d: Mapping[str, Any]) -> BatchSegmentJob:
         return cls(
             batch_segment_job_arn=d["batchSegmentJobArn"],
-            job_name=d.get("jobName"),
-            status=_status(d.get("status")),
-            creation_date_time=_utc(d.get("creationDateTime")),
-            last_updated_date_time=_utc(d.get("lastUpdatedDateTime")),
-            failure_reason=d.get("failureReason"),
-            solution_version_arn=d.get("solutionVersionArn"),
+            **_common_from_wire(d),
             filter_arn=d.get("filterArn"),
             num_results=d.get("numResults"),
             job_input=_optional(JobInput.from_wire, d.get("jobInput")),
@@ -393,18 +382,13 @@ class BatchSegmentJob:
         """The AWS-shaped dict (members that are ``None`` are left out)."""
         return _drop_none(
             {
-                "jobName": self.job_name,
                 "batchSegmentJobArn": self.batch_segment_job_arn,
+                **_common_to_wire(self),
                 "filterArn": self.filter_arn,
-                "failureReason": self.failure_reason,
-                "solutionVersionArn": self.solution_version_arn,
                 "numResults": self.num_results,
                 "jobInput": _to_dict(self.job_input),
                 "jobOutput": _to_dict(self.job_output),
                 "roleArn": self.role_arn,
-                "status": _str(self.status),
-                "creationDateTime": self.creation_date_time,
-                "lastUpdatedDateTime": self.last_updated_date_time,
             }
         )
 
