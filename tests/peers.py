@@ -70,6 +70,7 @@ class Peer:
     script: list[Step]
     received: _Counter
     abandoned: _Counter
+    headers: list[dict[str, str]] = field(default_factory=list)
 
     def operations(self) -> list[str]:
         return [op for op, _ in self.requests]
@@ -138,12 +139,14 @@ async def scripted_peer(
     steps = list(script)
     requests: list[tuple[str, dict[str, Any]]] = []
     received, abandoned = _Counter(), _Counter()
+    headers: list[dict[str, str]] = []
     forever = anyio.Event()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
         body = json.loads(await request.read() or b"{}")
         requests.append((target.rpartition(".")[2], body))
+        headers.append(dict(request.headers))
         received.add()
         step = steps.pop(0) if steps else (responder or Reply({}))
         try:
@@ -174,7 +177,7 @@ async def scripted_peer(
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield Peer(f"http://127.0.0.1:{port}", requests, steps, received, abandoned)
+        yield Peer(f"http://127.0.0.1:{port}", requests, steps, received, abandoned, headers)
     finally:
         forever.set()
         await runner.cleanup()

@@ -125,6 +125,18 @@ async def test_entering_an_open_client_again_raises_usage_error(peer: Peer) -> N
     assert len(jobs) == 4
 
 
+async def test_a_given_aiobotocore_session_is_the_one_used(peer: Peer) -> None:
+    """A Client built with ``session=`` makes its requests through that aiobotocore session
+    (its credentials, here), and refuses a profile_name alongside it."""
+    session = get_session()
+    session.set_credentials("AKIDFROMSESSION", "secret-from-session")
+    async with Client(session=session, endpoint_url=peer.endpoint_url) as client:
+        await client.list_batch_inference_jobs(VERSION_ARN).collect()
+    assert "AKIDFROMSESSION" in peer.headers[0]["Authorization"]
+    with pytest.raises(ParamValidationError):
+        Client(session=session, profile_name="other")
+
+
 async def test_a_client_opens_itself_on_first_use_and_aclose_closes_it(peer: Peer) -> None:
     """Without ``async with``, the first request opens the client (entering it is then a
     UsageError) and ``aclose()`` closes it."""
