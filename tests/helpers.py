@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import anyio
 
@@ -24,3 +25,11 @@ async def wait_no_producers(within: float = 10) -> None:
         with anyio.fail_after(within):
             await asyncio.wait(tasks)
     assert producer_tasks() == set()
+
+
+def unused_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

@@ -4,7 +4,6 @@ client, pool sizing, retry settings, and keeping secrets out of reprs, errors an
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,7 +28,7 @@ from aiopersonalize import (
 from aiopersonalize._transport import TransportOptions
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
-from .helpers import wait_no_producers
+from .helpers import unused_port, wait_no_producers
 from .peers import (
     HANG,
     JOB_ARN,
@@ -346,14 +345,6 @@ def exception_texts(exc: BaseException) -> list[str]:
         texts += [str(seen), repr(seen)]
         seen = seen.__cause__ or seen.__context__
     return texts
-
-
-def unused_port() -> int:
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def test_the_secret_key_and_session_token_never_appear_in_reprs_errors_or_logs(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -38,7 +37,7 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
-from .helpers import wait_no_producers
+from .helpers import unused_port, wait_no_producers
 from .peers import (
     HANG,
     JOB_ARN,
@@ -200,14 +199,6 @@ async def test_a_transient_error_mid_listing_is_retried_and_the_listing_complete
 
 
 # -- transport --------------------------------------------------------------------------
-
-
-def unused_port() -> int:
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def test_a_refused_connection_raises_transport_error_naming_the_operation() -> None:
