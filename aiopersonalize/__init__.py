@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ._client import DEFAULT_MAX_CONCURRENCY, Client
+from ._client import DEFAULT_MAX_CONCURRENCY, Client, RequestStats
 from ._exceptions import (
     AccessDeniedError,
     ClientClosedError,
@@ -21,6 +21,7 @@ from ._exceptions import (
     TransportTimeoutError,
     UsageError,
 )
+from ._merge import ListingFailure, MergedListing, MergeProgress, OnError
 from ._models import (
     BatchInferenceJob,
     BatchInferenceJobConfig,
@@ -29,6 +30,7 @@ from ._models import (
     BatchSegmentJob,
     BatchSegmentJobSummary,
     JobInput,
+    JobKindName,
     JobOutput,
     JobStatus,
     Page,
@@ -57,13 +59,19 @@ __all__ = [
     "InvalidInputError",
     "InvalidNextTokenError",
     "JobInput",
+    "JobKindName",
     "JobOutput",
     "JobStatus",
     "Listing",
+    "ListingFailure",
+    "MergeProgress",
+    "MergedListing",
+    "OnError",
     "Page",
     "PaginationError",
     "ParamValidationError",
     "PersonalizeError",
+    "RequestStats",
     "ResourceNotFoundError",
     "ResponseError",
     "S3DataConfig",

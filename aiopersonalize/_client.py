@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -11,30 +14,54 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _validation as check
 from ._exceptions import ClientClosedError, ParamValidationError, PersonalizeError, UsageError
+from ._merge import Discovery, JobChain, MergedListing, OnError, merged_listing
 from ._models import (
     INFERENCE,
+    KINDS,
     SEGMENT,
     BatchInferenceJob,
     BatchInferenceJobSummary,
     BatchSegmentJob,
     BatchSegmentJobSummary,
     JobKind,
+    JobKindName,
     Page,
+    ResourceLevel,
 )
 from ._paging import Listing, TaskSet, inline_source, page_chain, prefetch_source
-from ._transport import RetryMode, Transport, TransportOptions, check_service, pool_size
+from ._transport import Limits, RetryMode, Transport, TransportOptions, check_service, pool_size
 
 if TYPE_CHECKING:
     from aiobotocore.client import AioBaseClient
     from aiobotocore.session import AioSession
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "Client"]
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "Client", "RequestStats"]
 
 S = TypeVar("S")
 F = TypeVar("F")
 
 DEFAULT_MAX_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 10
 _RETRY_MODES = ("standard", "adaptive", "legacy")
+_ON_ERROR = ("raise", "skip")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStats:
+    """What a client has sent so far: API calls, and HTTP requests (calls plus
+    botocore's retries of them)."""
+
+    calls: int
+    requests: int
+
+    @property
+    def retries(self) -> int:
+        return self.requests - self.calls
+
+
+def _arn_region(arn: str) -> str | None:
+    """The region an ARN names (``arn:partition:service:region:account:resource``)."""
+    return arn.split(":", 4)[3] or None
 
 
 class _State(enum.Enum):
@@ -72,9 +99,13 @@ class Client:
     botocore's: ``retry_mode`` (``"adaptive"`` by default, which also rate-limits the
     client when throttled) and ``max_attempts`` override the ``Config``.
 
-    ``max_concurrency`` caps the requests this client has in flight at once; its
-    connection pool is sized to at least that, so the pool is never the bottleneck.
-    To use an aiobotocore client you already own, see :meth:`wrap`.
+    ``max_concurrency`` caps the requests this client has in flight at once, across
+    all its listings and regions; its connection pool is sized to at least that, so
+    the pool is never the bottleneck. ``max_requests_per_second`` optionally caps the
+    HTTP requests it sends per second, retries included (a leaky bucket: at most one
+    second's worth at once). Beyond those, botocore's adaptive retry mode slows the
+    client down when the service throttles it. To use an aiobotocore client you
+    already own, see :meth:`wrap`.
     """
 
     def __init__(
@@ -91,6 +122,7 @@ class Client:
         retry_mode: RetryMode | None = None,
         max_attempts: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_requests_per_second: float | None = None,
     ) -> None:
         if session is not None and profile_name is not None:
             raise ParamValidationError(
@@ -99,7 +131,7 @@ class Client:
         if retry_mode is not None:
             check.choice("retry_mode", retry_mode, _RETRY_MODES)
         options = TransportOptions(
-            region_name=_optional_str("region_name", region_name),
+            region_name=None if region_name is None else check.region("region_name", region_name),
             endpoint_url=_endpoint_url(endpoint_url),
             profile_name=_optional_str("profile_name", profile_name),
             aws_access_key_id=_optional_str("aws_access_key_id", aws_access_key_id),
@@ -113,28 +145,50 @@ class Client:
             else check.int_in_range("max_attempts", max_attempts, 1),
             max_pool_connections=check.int_in_range("max_concurrency", max_concurrency, 1),
         )
-        self._setup(Transport(limiter=anyio.CapacityLimiter(max_concurrency), options=options))
+        limits = Limits(
+            max_concurrency=max_concurrency,
+            max_requests_per_second=check.positive_rate(
+                "max_requests_per_second", max_requests_per_second
+            ),
+        )
+        self._options: TransportOptions | None = options
+        self._setup(Transport(limits=limits, options=options), limits)
         self._where = f"region={region_name!r} endpoint={endpoint_url!r}"
 
     @classmethod
-    def wrap(cls, client: AioBaseClient, *, max_concurrency: int | None = None) -> Client:
+    def wrap(
+        cls,
+        client: AioBaseClient,
+        *,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | None = None,
+    ) -> Client:
         """A client over an open aiobotocore Personalize client that you own.
 
         You keep ownership: closing this client leaves yours open. Your client's
         connection pool bounds the concurrency (``max_concurrency`` defaults to its
-        size and may not exceed it).
+        size and may not exceed it). It covers your client's region only.
         """
         check_service(client)
         pool = pool_size(client)
         limit = pool if max_concurrency is None else max_concurrency
         check.int_in_range("max_concurrency", limit, 1, pool)
+        limits = Limits(
+            max_concurrency=limit,
+            max_requests_per_second=check.positive_rate(
+                "max_requests_per_second", max_requests_per_second
+            ),
+        )
         self = cls.__new__(cls)
-        self._setup(Transport(limiter=anyio.CapacityLimiter(limit), client=client))
+        self._options = None
+        self._setup(Transport(limits=limits, client=client), limits)
         self._where = f"wrapping {type(client).__name__}"
         return self
 
-    def _setup(self, transport: Transport) -> None:
+    def _setup(self, transport: Transport, limits: Limits) -> None:
         self._transport = transport
+        self._regional: dict[str, Transport] = {}
+        self._limits = limits
         self._tasks = TaskSet()
         self._state = _State.UNOPENED
         self._lock = anyio.Lock()
@@ -161,7 +215,9 @@ class Client:
         with anyio.CancelScope(shield=True):
             await self._tasks.aclose()
             async with self._lock:
-                await self._transport.aclose()
+                regional, self._regional = self._regional, {}
+                for transport in (self._transport, *regional.values()):
+                    await transport.aclose()
 
     async def _ensure_open(self) -> None:
         if self._state is _State.OPEN:
@@ -171,6 +227,32 @@ class Client:
             if self._state is _State.UNOPENED:
                 await self._transport.open()
                 self._state = _State.OPEN
+
+    @property
+    def stats(self) -> RequestStats:
+        """The API calls and HTTP requests this client has made so far."""
+        return RequestStats(calls=self._limits.calls, requests=self._limits.requests)
+
+    async def _in_region(self, region: str) -> Transport:
+        """The open transport for ``region``: this client's own, or a sibling created
+        on first use with the same options and the same limits."""
+        await self._ensure_open()
+        if region == self._transport.region:
+            return self._transport
+        transport = self._regional.get(region)
+        if transport is not None:
+            return transport
+        async with self._lock:
+            self._check_usable()
+            transport = self._regional.get(region)
+            if transport is None:
+                if self._options is None:
+                    raise UsageError(f"a wrapped client covers its own region only, not {region!r}")
+                options = dataclasses.replace(self._options, region_name=region)
+                transport = Transport(limits=self._limits, options=options)
+                await transport.open()
+                self._regional[region] = transport
+        return transport
 
     def _check_usable(self) -> None:
         if self._state is _State.CLOSED:
@@ -274,6 +356,190 @@ class Client:
         )
         return Listing(source, description=f"{kind.list_operation} {arn or '(account)'}")
 
+    # -- merged listings --------------------------------------------------------------
+
+    def list_batch_inference_jobs_many(
+        self,
+        solution_version_arns: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = 100,
+        prefetch: int = 1,
+        on_error: OnError = "raise",
+        starting_tokens: Mapping[str, str] | None = None,
+    ) -> MergedListing[BatchInferenceJobSummary]:
+        """The batch inference jobs of many solution versions, as one
+        :class:`MergedListing`, in the order they arrive.
+
+        :param solution_version_arns: the versions (a version given twice is listed once).
+        :param concurrency: this listing's cap on requests in flight: that many
+            workers, each listing one version at a time. The client's
+            ``max_concurrency`` caps everything on top.
+        :param page_size: jobs per request (``maxResults``), 1 to 100.
+        :param prefetch: pages each worker may fetch ahead of you (at least 1), so at
+            most ``concurrency * prefetch`` pages wait for you.
+        :param on_error: ``"raise"``: the first failure cancels the rest and is raised
+            once they have stopped. ``"skip"``: the other versions go on, and each
+            failure is kept on the listing's ``failures``.
+        :param starting_tokens: version ARN -> the ``next_token`` to resume after.
+        :raises ParamValidationError: on bad input, before anything is sent.
+        """
+        return self._many(
+            INFERENCE,
+            solution_version_arns,
+            concurrency,
+            page_size,
+            prefetch,
+            on_error,
+            starting_tokens,
+        )
+
+    def list_batch_segment_jobs_many(
+        self,
+        solution_version_arns: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = 100,
+        prefetch: int = 1,
+        on_error: OnError = "raise",
+        starting_tokens: Mapping[str, str] | None = None,
+    ) -> MergedListing[BatchSegmentJobSummary]:
+        """The batch segment jobs of many solution versions, as one
+        :class:`MergedListing`, in the order they arrive.
+
+        Parameters as for :meth:`list_batch_inference_jobs_many`.
+        """
+        return self._many(
+            SEGMENT,
+            solution_version_arns,
+            concurrency,
+            page_size,
+            prefetch,
+            on_error,
+            starting_tokens,
+        )
+
+    def _many(
+        self,
+        kind: JobKind[S, F],
+        solution_version_arns: object,
+        concurrency: object,
+        page_size: object,
+        prefetch: object,
+        on_error: object,
+        starting_tokens: object,
+    ) -> MergedListing[S]:
+        arns = check.arns("solution_version_arns", solution_version_arns)
+        tokens = check.token_map("starting_tokens", starting_tokens, arns)
+        chains = [JobChain(None, kind, arn, tokens.get(arn)) for arn in arns]
+        return self._merge(
+            chains,
+            None,
+            concurrency,
+            page_size,
+            prefetch,
+            on_error,
+            {},
+            description=f"{kind.list_operation} x {len(arns)} solution versions",
+        )
+
+    def crawl_batch_jobs(
+        self,
+        *,
+        kinds: Iterable[JobKindName] = ("inference", "segment"),
+        regions: Iterable[str] | None = None,
+        solution_version_arns: Iterable[str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = 100,
+        prefetch: int = 1,
+        on_error: OnError = "raise",
+        resume: Mapping[tuple[str, str, str], str | None] | None = None,
+    ) -> MergedListing[BatchInferenceJobSummary | BatchSegmentJobSummary]:
+        """The batch jobs of a whole account: every solution version, found by listing
+        dataset groups, their solutions and the solutions' versions, in each region.
+
+        Discovery and the job listings share one pool of ``concurrency`` workers, so
+        jobs arrive while discovery goes on. Each page names its ``region``, ``kind``
+        and ``solution_version_arn``.
+
+        :param kinds: which jobs: ``"inference"``, ``"segment"`` or both.
+        :param regions: the regions to crawl (default: the client's own). Each gets a
+            client of its own with this client's options, under this client's limits.
+        :param solution_version_arns: list these versions instead of discovering them,
+            each in the region its ARN names.
+        :param resume: ``(region, kind, solution_version_arn)`` -> the ``next_token``
+            to resume that chain after, or ``None`` for a chain already listed to the
+            end (it is skipped). Build it from the pages of an interrupted crawl.
+        :param concurrency, page_size, prefetch, on_error: as for
+            :meth:`list_batch_inference_jobs_many`; under ``"skip"``, a failed
+            discovery call is a failure whose ``solution_version_arn`` is ``None``.
+        :raises ParamValidationError: on bad input, before anything is sent.
+        """
+        names = check.choices("kinds", kinds, KINDS)
+        chosen = tuple(KINDS[name] for name in names)
+        where = None if regions is None else check.regions("regions", regions)
+        if where is not None and self._options is None:
+            own = self._transport.region
+            others = [r for r in where if r != own]
+            if others:
+                raise ParamValidationError(
+                    "regions", f"a wrapped client covers its own region {own!r} only"
+                )
+        checked_resume = check.resume_map("resume", resume, KINDS)
+        discovery: Discovery | None = None
+        chains: list[JobChain] = []
+        if solution_version_arns is None:
+            discovery = Discovery(regions=where or (None,), kinds=chosen)
+        else:
+            if where is not None:
+                raise ParamValidationError(
+                    "regions",
+                    "give regions or solution_version_arns, not both: a version is "
+                    "listed in the region its ARN names",
+                )
+            arns = check.arns("solution_version_arns", solution_version_arns)
+            chains = [JobChain(_arn_region(arn), kind, arn) for arn in arns for kind in chosen]
+        return self._merge(
+            chains,
+            discovery,
+            concurrency,
+            page_size,
+            prefetch,
+            on_error,
+            checked_resume,
+            description=f"crawl of {'/'.join(names)} jobs",
+        )
+
+    def _merge(
+        self,
+        chains: list[JobChain],
+        discovery: Discovery | None,
+        concurrency: object,
+        page_size: object,
+        prefetch: object,
+        on_error: object,
+        resume: Mapping[tuple[str, str, str], str | None],
+        *,
+        description: str,
+    ) -> MergedListing[Any]:
+        width = check.int_in_range("concurrency", concurrency, 1)
+        size = check.page_size(page_size)
+        ahead = check.int_in_range("prefetch", prefetch, 1)
+        policy: Any = check.choice("on_error", on_error, _ON_ERROR)
+        self._check_usable()
+        return merged_listing(
+            _Fetcher(self),
+            chains=chains,
+            discovery=discovery,
+            concurrency=width,
+            page_size=size,
+            prefetch=ahead,
+            on_error=policy,
+            resume=resume,  # type: ignore[arg-type]
+            tasks=self._tasks,
+            description=description,
+        )
+
     # -- describe ---------------------------------------------------------------------
 
     async def describe_batch_inference_job(self, batch_inference_job_arn: str) -> BatchInferenceJob:
@@ -295,3 +561,44 @@ class Client:
         self._check_usable()
         async with self._open_for_request():
             return await self._transport.describe(kind, arn)
+
+
+class _Fetcher:
+    """The pages a merged listing asks for, through the client's transports."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def default_region(self) -> str:
+        client = self._client
+        await client._ensure_open()
+        region = client._transport.region
+        if region is None:  # botocore raises NoRegionError before this can happen
+            raise ParamValidationError("region_name", "the client has no region")
+        return region
+
+    async def jobs(
+        self,
+        region: str,
+        kind: JobKind[Any, Any],
+        solution_version_arn: str,
+        next_token: str | None,
+        max_results: int,
+    ) -> Page[Any]:
+        client = self._client
+        async with client._open_for_request():
+            transport = await client._in_region(region)
+            return await transport.list_page(kind, solution_version_arn, next_token, max_results)
+
+    async def arns(
+        self,
+        region: str,
+        level: ResourceLevel,
+        parent_arn: str | None,
+        next_token: str | None,
+        max_results: int,
+    ) -> Page[str]:
+        client = self._client
+        async with client._open_for_request():
+            transport = await client._in_region(region)
+            return await transport.list_arns(level, parent_arn, next_token, max_results)

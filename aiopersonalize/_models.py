@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 __all__ = [
     "BatchInferenceJob",
@@ -28,6 +28,7 @@ __all__ = [
     "BatchSegmentJob",
     "BatchSegmentJobSummary",
     "JobInput",
+    "JobKindName",
     "JobOutput",
     "JobStatus",
     "Page",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+JobKindName = Literal["inference", "segment"]
+"""The two kinds of batch job, by their public names."""
 
 
 class _StrEnum(str, enum.Enum):
@@ -81,10 +85,18 @@ def _mode(value: str | None) -> BatchInferenceJobMode | str | None:
     return None if value is None else _MODES.get(value, value)
 
 
-def _utc(value: datetime | float | int | None) -> datetime | None:
-    """A timezone-aware UTC datetime from a parsed timestamp or epoch seconds."""
+def _utc(value: datetime | float | int | str | None) -> datetime | None:
+    """A timezone-aware UTC datetime from a parsed timestamp, epoch seconds, or a
+    timestamp string."""
     if value is None:
         return None
+    if type(value) is float or type(value) is int:  # epoch seconds: what the wire has
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, str):  # accepted as botocore does: epoch seconds or ISO 8601
+        try:
+            return datetime.fromtimestamp(float(value), timezone.utc)
+        except ValueError:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
         if value.tzinfo is None:  # botocore never does this; be safe, not sorry
             return value.replace(tzinfo=timezone.utc)
@@ -128,12 +140,18 @@ def _common_to_wire(record: Any) -> dict[str, Any]:
 class Page(Generic[T]):
     """One page of a listing.
 
-    ``next_token`` is ``None`` on the last page; otherwise pass it as
-    ``starting_token=`` to resume the listing after this page.
+    ``next_token`` is ``None`` on the last page of its chain; otherwise pass it as
+    ``starting_token=`` to resume the listing after this page. ``solution_version_arn``
+    is the version whose jobs these are (``None`` for an account-wide listing);
+    merged listings and crawls also set the ``region`` and job ``kind``, which with
+    the version name the chain a page belongs to.
     """
 
     items: tuple[T, ...]
     next_token: str | None
+    solution_version_arn: str | None = None
+    region: str | None = None
+    kind: JobKindName | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +264,18 @@ class BatchInferenceJobSummary:
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> BatchInferenceJobSummary:
+        # Spelled out rather than through _common_from_wire: listings decode many of
+        # these, and building and unpacking a dict for each costs a third more.
+        get = d.get
         return cls(
             batch_inference_job_arn=d["batchInferenceJobArn"],
-            **_common_from_wire(d),
-            batch_inference_job_mode=_mode(d.get("batchInferenceJobMode")),
+            job_name=get("jobName"),
+            status=_status(get("status")),
+            creation_date_time=_utc(get("creationDateTime")),
+            last_updated_date_time=_utc(get("lastUpdatedDateTime")),
+            failure_reason=get("failureReason"),
+            solution_version_arn=get("solutionVersionArn"),
+            batch_inference_job_mode=_mode(get("batchInferenceJobMode")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,9 +303,15 @@ class BatchSegmentJobSummary:
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> BatchSegmentJobSummary:
+        get = d.get  # spelled out, as in BatchInferenceJobSummary.from_wire
         return cls(
             batch_segment_job_arn=d["batchSegmentJobArn"],
-            **_common_from_wire(d),
+            job_name=get("jobName"),
+            status=_status(get("status")),
+            creation_date_time=_utc(get("creationDateTime")),
+            last_updated_date_time=_utc(get("lastUpdatedDateTime")),
+            failure_reason=get("failureReason"),
+            solution_version_arn=get("solutionVersionArn"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,7 +442,7 @@ class JobKind(Generic[S, F]):
     describe returns.
     """
 
-    name: str
+    name: JobKindName
     list_operation: str
     list_key: str
     describe_operation: str
@@ -421,7 +453,7 @@ class JobKind(Generic[S, F]):
 
 
 INFERENCE: JobKind[BatchInferenceJobSummary, BatchInferenceJob] = JobKind(
-    name="batch-inference",
+    name="inference",
     list_operation="ListBatchInferenceJobs",
     list_key="batchInferenceJobs",
     describe_operation="DescribeBatchInferenceJob",
@@ -432,7 +464,7 @@ INFERENCE: JobKind[BatchInferenceJobSummary, BatchInferenceJob] = JobKind(
 )
 
 SEGMENT: JobKind[BatchSegmentJobSummary, BatchSegmentJob] = JobKind(
-    name="batch-segment",
+    name="segment",
     list_operation="ListBatchSegmentJobs",
     list_key="batchSegmentJobs",
     describe_operation="DescribeBatchSegmentJob",
@@ -441,3 +473,22 @@ SEGMENT: JobKind[BatchSegmentJobSummary, BatchSegmentJob] = JobKind(
     decode_summary=BatchSegmentJobSummary.from_wire,
     decode_full=BatchSegmentJob.from_wire,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLevel:
+    """One level of the account's tree above the jobs, and the call that lists it."""
+
+    operation: str
+    list_key: str
+    arn_member: str
+    parent_member: str | None  # the request member naming the parent, if any
+
+
+DATASET_GROUPS = ResourceLevel("ListDatasetGroups", "datasetGroups", "datasetGroupArn", None)
+SOLUTIONS = ResourceLevel("ListSolutions", "solutions", "solutionArn", "datasetGroupArn")
+SOLUTION_VERSIONS = ResourceLevel(
+    "ListSolutionVersions", "solutionVersions", "solutionVersionArn", "solutionArn"
+)
+
+KINDS: Mapping[str, JobKind[Any, Any]] = {kind.name: kind for kind in (INFERENCE, SEGMENT)}

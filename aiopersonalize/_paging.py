@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import hashlib
 import weakref
@@ -75,7 +76,7 @@ async def page_chain(
         page = await fetch(token, want)
         if remaining is not None:
             if len(page.items) > remaining:  # the service sent more than asked
-                page = Page(items=page.items[:remaining], next_token=page.next_token)
+                page = dataclasses.replace(page, items=page.items[:remaining])
             remaining -= len(page.items)
         yield page
         token = page.next_token

@@ -21,6 +21,7 @@ import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from aiolimiter import AsyncLimiter
 from botocore import exceptions as botoexc
 from botocore import xform_name
 from botocore.parsers import ResponseParserError
@@ -41,12 +42,12 @@ from ._exceptions import (
     TransportError,
     TransportTimeoutError,
 )
-from ._models import JobKind, Page
+from ._models import JobKind, Page, ResourceLevel
 
 if TYPE_CHECKING:
     from aiobotocore.client import AioBaseClient
 
-__all__ = ["RetryMode", "Transport", "TransportOptions"]
+__all__ = ["Limits", "RetryMode", "Transport", "TransportOptions"]
 
 S = TypeVar("S")
 F = TypeVar("F")
@@ -152,13 +153,33 @@ def _mapped(operation: str, solution_version_arn: str | None = None) -> Iterator
         raise mapped from exc
 
 
+class Limits:
+    """What every request of one client shares, in every region: the cap on requests
+    in flight, the optional cap on requests per second, and the request counters."""
+
+    def __init__(self, *, max_concurrency: int, max_requests_per_second: float | None) -> None:
+        self.concurrency = anyio.CapacityLimiter(max_concurrency)
+        self.rate: AsyncLimiter | None = None
+        if max_requests_per_second is not None:
+            # A leaky bucket that lets at most one second's worth through at once
+            # (one request, for rates below one per second).
+            if max_requests_per_second >= 1:
+                self.rate = AsyncLimiter(max_requests_per_second, 1)
+            else:
+                self.rate = AsyncLimiter(1, 1 / max_requests_per_second)
+        self.calls = 0  # API calls made
+        self.requests = 0  # HTTP requests sent: calls and botocore's retries of them
+
+
 class _Call:
-    """What the response hook learns about the call in progress in this context."""
+    """What the hooks below learn about the call in progress in this context."""
 
-    __slots__ = ("responded",)
+    __slots__ = ("body", "limits", "responded")
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.responded = False
+        self.body: dict[str, Any] | None = None  # a 2xx response's JSON object
 
 
 # Set only while this module makes a call, so the hook below leaves alone the calls a
@@ -167,22 +188,42 @@ _CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
     "aiopersonalize_call", default=None
 )
 _HOOK_ID = "aiopersonalize-check-body"
+_SEND_HOOK_ID = "aiopersonalize-before-send"
 
 
-def _check_body(response_dict: Mapping[str, Any], **_: Any) -> None:
-    """Refuse a 2xx response whose body is not a JSON object.
-
-    botocore's JSON parser turns an unparsable body into ``{"message": body}`` and then
-    keeps only the modelled members: a truncated page would parse as an empty last
-    page, and a listing would end short without a word. Raising here (botocore lets a
-    ``before-parse`` handler's exception propagate) makes it a ``ResponseError``.
-    """
+async def _before_send(**_: Any) -> None:
+    """Count each HTTP request botocore sends, retries included, and hold it to the
+    client's requests-per-second cap (so the cap binds retries too)."""
     call = _CALL.get()
     if call is None:
         return
+    limits = call.limits
+    if limits.rate is not None:
+        await limits.rate.acquire()
+    limits.requests += 1
+
+
+def _take_body(response_dict: dict[str, Any], **_: Any) -> None:
+    """Take a 2xx response's JSON object for our own decoding, or refuse it.
+
+    botocore's JSON parser walks the output shape member by member and parses each
+    timestamp through dateutil into local time: most of the CPU a page costs. Our
+    records are decoded from the JSON object directly (timestamps from epoch seconds,
+    straight to UTC), so botocore is handed an empty object, and parses only the
+    response metadata. Error responses are left to botocore's error parsing.
+
+    A body that is not a JSON object is refused: botocore would parse an unparsable
+    body as ``{"message": body}`` and keep only the modelled members, so a truncated
+    page would pass for an empty last page and a listing would end short without a
+    word. Raising here (botocore lets a ``before-parse`` handler's exception
+    propagate) makes it a ``ResponseError``.
+    """
+    call = _CALL.get()
+    if call is None:
+        return  # a call the owner of a wrapped client makes: left as it is
     call.responded = True
     if response_dict.get("status_code", 500) >= 300:
-        return  # error bodies: botocore's error parsing handles them
+        return
     body = response_dict.get("body") or b"{}"
     try:
         parsed = json.loads(body)
@@ -192,23 +233,32 @@ def _check_body(response_dict: Mapping[str, Any], **_: Any) -> None:
         raise ResponseParserError(
             f"the response body is JSON {type(parsed).__name__}, not an object"
         )
+    call.body = parsed
+    response_dict["body"] = b"{}"
 
 
-def _install_hook(client: AioBaseClient) -> None:
-    client.meta.events.register(f"before-parse.{SERVICE_NAME}", _check_body, unique_id=_HOOK_ID)
+def _install_hooks(client: AioBaseClient) -> None:
+    events = client.meta.events
+    events.register(f"before-parse.{SERVICE_NAME}", _take_body, unique_id=_HOOK_ID)
+    events.register(f"before-send.{SERVICE_NAME}", _before_send, unique_id=_SEND_HOOK_ID)
 
 
-def _remove_hook(client: AioBaseClient) -> None:
-    client.meta.events.unregister(f"before-parse.{SERVICE_NAME}", _check_body, unique_id=_HOOK_ID)
+def _remove_hooks(client: AioBaseClient) -> None:
+    events = client.meta.events
+    events.unregister(f"before-parse.{SERVICE_NAME}", _take_body, unique_id=_HOOK_ID)
+    events.unregister(f"before-send.{SERVICE_NAME}", _before_send, unique_id=_SEND_HOOK_ID)
 
 
-async def _call(client: AioBaseClient, operation: str, params: dict[str, Any]) -> Any:
+async def _call(
+    client: AioBaseClient, limits: Limits, operation: str, params: dict[str, Any]
+) -> Any:
     # The client's generated method for the operation (ListBatchInferenceJobs ->
     # list_batch_inference_jobs), which runs botocore's whole request pipeline.
-    call = _Call()
+    call = _Call(limits)
+    limits.calls += 1
     reset = _CALL.set(call)
     try:
-        return await getattr(client, xform_name(operation))(**params)
+        response = await getattr(client, xform_name(operation))(**params)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         if not call.responded:
             raise  # not about a response: a bug, not to be disguised
@@ -218,6 +268,8 @@ async def _call(client: AioBaseClient, operation: str, params: dict[str, Any]) -
         ) from exc
     finally:
         _CALL.reset(reset)
+    # The JSON object itself, taken by _take_body (botocore parsed only its metadata).
+    return response if call.body is None else call.body
 
 
 @contextlib.contextmanager
@@ -287,24 +339,31 @@ class Transport:
     """One aiobotocore Personalize client, owned or borrowed, and a cap on requests.
 
     ``open()`` creates the client (unless one was borrowed); ``aclose()`` closes it
-    (unless borrowed). Every request holds one token of ``limiter`` while in flight.
+    (unless borrowed). Every request holds one token of ``limits.concurrency`` while
+    in flight.
     """
 
     def __init__(
         self,
         *,
-        limiter: anyio.CapacityLimiter,
+        limits: Limits,
         options: TransportOptions | None = None,
         client: AioBaseClient | None = None,
     ) -> None:
         self._options = options
         self._client = client
         self._owned: contextlib.AsyncExitStack | None = None
-        self._limiter = limiter
+        self._limits = limits
+
+    @property
+    def region(self) -> str | None:
+        """The client's region (once open, for a client this transport creates)."""
+        client = self._client
+        return None if client is None else str(client.meta.region_name)
 
     async def open(self) -> None:
         if self._client is not None:
-            _install_hook(self._client)  # borrowed: removed again by aclose()
+            _install_hooks(self._client)  # borrowed: removed again by aclose()
             return
         assert self._options is not None
         options = self._options
@@ -328,7 +387,7 @@ class Transport:
             async with contextlib.AsyncExitStack() as stack:
                 self._client = await stack.enter_async_context(creator)
                 self._owned = stack.pop_all()
-        _install_hook(self._client)
+        _install_hooks(self._client)
 
     async def aclose(self) -> None:
         owned, self._owned = self._owned, None
@@ -336,7 +395,7 @@ class Transport:
             self._client = None
             await owned.aclose()
         elif self._client is not None:
-            _remove_hook(self._client)  # leave a borrowed client as we found it
+            _remove_hooks(self._client)  # leave a borrowed client as we found it
 
     @contextlib.asynccontextmanager
     async def _request(
@@ -344,7 +403,7 @@ class Transport:
     ) -> AsyncIterator[AioBaseClient]:
         client = self._client
         assert client is not None, "Transport used before open()"
-        async with self._limiter:
+        async with self._limits.concurrency:
             with _mapped(operation, solution_version_arn):
                 yield client
 
@@ -362,7 +421,7 @@ class Transport:
         if next_token is not None:
             params["nextToken"] = next_token
         async with self._request(kind.list_operation, solution_version_arn) as client:
-            response = await _call(client, kind.list_operation, params)
+            response = await _call(client, self._limits, kind.list_operation, params)
         with _decoding(kind.list_operation, solution_version_arn):
             decode = kind.decode_summary
             items = tuple(decode(item) for item in response.get(kind.list_key) or ())
@@ -370,11 +429,41 @@ class Transport:
             if token is not None and not isinstance(token, str):
                 raise TypeError(f"nextToken is {type(token).__name__}, not a string")
         # An empty token is an end of listing too (botocore's paginator agrees).
-        return Page(items=items, next_token=token or None)
+        return Page(
+            items=items,
+            next_token=token or None,
+            solution_version_arn=solution_version_arn,
+            region=self.region,
+            kind=kind.name,
+        )
+
+    async def list_arns(
+        self,
+        level: ResourceLevel,
+        parent_arn: str | None,
+        next_token: str | None,
+        max_results: int,
+    ) -> Page[str]:
+        """One page of the ARNs of ``level`` (dataset groups, solutions or versions)."""
+        params: dict[str, Any] = {"maxResults": max_results}
+        if level.parent_member is not None and parent_arn is not None:
+            params[level.parent_member] = parent_arn
+        if next_token is not None:
+            params["nextToken"] = next_token
+        async with self._request(level.operation) as client:
+            response = await _call(client, self._limits, level.operation, params)
+        with _decoding(level.operation):
+            arns = tuple(str(item[level.arn_member]) for item in response.get(level.list_key) or ())
+            token = response.get("nextToken")
+            if token is not None and not isinstance(token, str):
+                raise TypeError(f"nextToken is {type(token).__name__}, not a string")
+        return Page(items=arns, next_token=token or None, region=self.region)
 
     async def describe(self, kind: JobKind[S, F], arn: str) -> F:
         """The full record from ``DescribeBatch*Job``."""
         async with self._request(kind.describe_operation) as client:
-            response = await _call(client, kind.describe_operation, {kind.arn_member: arn})
+            response = await _call(
+                client, self._limits, kind.describe_operation, {kind.arn_member: arn}
+            )
         with _decoding(kind.describe_operation):
             return kind.decode_full(response[kind.describe_key])

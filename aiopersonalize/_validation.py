@@ -9,13 +9,17 @@ The constraints are those of botocore's service model for Personalize (2018-05-2
 - ``MaxResults``: integer, 1 to 100.
 
 Our own parameters: ``max_items`` is an integer of at least 1 (or ``None``), ``prefetch``
-an integer of at least 0. ``bool`` is refused wherever an integer is asked for.
+an integer of at least 0 (at least 1 for merged listings), ``concurrency`` at least 1,
+``max_requests_per_second`` a finite number above 0. ``bool`` is refused wherever a
+number is asked for. Region names follow botocore's check, in lower case. Where an
+iterable is asked for, a single string is refused rather than taken letter by letter.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._exceptions import ParamValidationError
@@ -106,3 +110,91 @@ def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     if value not in options:
         raise ParamValidationError(name, f"must be one of {options!r}, got {value!r}")
     return str(value)
+
+
+# botocore's check of region names (``botocore.utils.validate_region_name``), in lower
+# case: the case every AWS region name is written in.
+REGION_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
+
+
+def region(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ParamValidationError(name, f"expected a str region name, got {_type_name(value)}")
+    if REGION_PATTERN.fullmatch(value) is None:
+        raise ParamValidationError(name, f"{value!r} is not a valid region name")
+    return value
+
+
+def _sequence(name: str, values: object, what: str) -> list[object]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ParamValidationError(
+            name, f"expected an iterable of {what}, got {_type_name(values)}"
+        )
+    return list(values)
+
+
+def regions(name: str, values: object) -> tuple[str, ...]:
+    """A non-empty iterable of region names (not a single string), de-duplicated."""
+    items = _sequence(name, values, "region names")
+    if not items:
+        raise ParamValidationError(name, "give at least one region")
+    return tuple(dict.fromkeys(region(f"{name}[{i}]", v) for i, v in enumerate(items)))
+
+
+def choices(name: str, values: object, allowed: Iterable[str]) -> tuple[str, ...]:
+    """A non-empty iterable of allowed strings (not a single string), de-duplicated."""
+    items = _sequence(name, values, "names")
+    if not items:
+        raise ParamValidationError(name, "give at least one")
+    return tuple(dict.fromkeys(choice(f"{name}[{i}]", v, allowed) for i, v in enumerate(items)))
+
+
+def positive_rate(name: str, value: object) -> float | None:
+    """``None``, or a finite number above zero (not a ``bool``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamValidationError(name, f"expected a number, got {_type_name(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ParamValidationError(name, f"must be a finite number above 0, got {value!r}")
+    return float(value)
+
+
+def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
+    """ARN -> ``NextToken`` for some of ``keys`` (``None``: no tokens)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParamValidationError(name, f"expected a mapping, got {_type_name(value)}")
+    known = set(keys)
+    tokens: dict[str, str] = {}
+    for key, token in value.items():
+        if key not in known:
+            raise ParamValidationError(name, f"{key!r} is not one of the solution versions given")
+        checked = next_token(f"{name}[{key!r}]", token)
+        if checked is None:
+            raise ParamValidationError(f"{name}[{key!r}]", "expected a str token, got None")
+        tokens[key] = checked
+    return tokens
+
+
+def resume_map(
+    name: str, value: object, kinds: Iterable[str]
+) -> dict[tuple[str, str, str], str | None]:
+    """``(region, kind, solution_version_arn)`` -> token, or ``None`` for a finished chain."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParamValidationError(name, f"expected a mapping, got {_type_name(value)}")
+    allowed = tuple(kinds)
+    checked: dict[tuple[str, str, str], str | None] = {}
+    for key, token in value.items():
+        if not isinstance(key, tuple) or len(key) != 3:
+            raise ParamValidationError(
+                name, f"keys are (region, kind, solution_version_arn) tuples, got {key!r}"
+            )
+        where = f"{name}[{key!r}]"
+        checked[(region(where, key[0]), choice(where, key[1], allowed), arn(where, key[2]))] = (
+            next_token(where, token)
+        )
+    return checked

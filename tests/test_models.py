@@ -136,3 +136,20 @@ def test_records_are_frozen_slotted_and_hashable() -> None:
     assert config.ranking_influence is not None
     with pytest.raises(TypeError):
         config.ranking_influence["FRESHNESS"] = 1.0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [1717152525.5, "1717152525.5", "2024-05-31T10:48:45.500000Z", "2024-05-31T12:48:45.5+02:00"],
+)
+def test_timestamps_decode_from_every_form_botocore_accepts(wire: object) -> None:
+    """A timestamp given as epoch seconds (number or string) or as ISO 8601 decodes to the
+    same aware UTC datetime, as botocore's parser would give it."""
+    for record in (
+        BatchInferenceJobSummary.from_wire({"batchInferenceJobArn": ARN, "creationDateTime": wire}),
+        BatchSegmentJobSummary.from_wire({"batchSegmentJobArn": ARN, "creationDateTime": wire}),
+    ):
+        assert record.creation_date_time == datetime(
+            2024, 5, 31, 10, 48, 45, 500000, tzinfo=timezone.utc
+        )
+        assert record.creation_date_time.tzinfo is timezone.utc

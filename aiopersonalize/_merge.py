@@ -1,0 +1,456 @@
+"""Merged listings: many nextToken chains, one stream, one bounded pool.
+
+Shape of a merged listing with ``concurrency=n`` and ``prefetch=k``::
+
+    producer task (owned by the client's TaskSet)
+      task group: n workers <-- work queue of chains <-- discovery adds chains
+           | each lists one chain at a time, one request at a time
+           v
+      [stream, buffer n * (k - 1)] --receive--> MergedListing.__anext__ (the consumer)
+
+A *chain* is one paginated call: the jobs of one kind of one solution version in one
+region, or (for a crawl) the dataset groups of a region, the solutions of a dataset
+group, the versions of a solution. A worker takes the most urgent waiting chain (jobs
+first, then the deepest discovery, so jobs flow after a few discovery calls) and
+follows its nextTokens to the end, handing each page of jobs to the stream; a
+discovery chain queues the chains it finds. So this listing
+never has more than ``n`` requests in flight, a slow chain holds one worker only, and
+the pool stays full while any work is queued. At most ``n`` workers hold a page each
+while the stream's buffer holds ``n * (k - 1)``: ``n * k`` pages ahead of the consumer.
+
+Failures follow ``on_error``. With ``"raise"``, the first failure cancels the task
+group; once every worker has ended, the original exception reaches the consumer, after
+the pages already fetched. With ``"skip"``, the failed chain is recorded as a
+:class:`ListingFailure` and the others go on. Closing the client or a configuration
+error (no credentials, no region) always ends the listing, whatever the policy.
+
+The task group lives inside the producer task, never across a ``yield`` to the
+consumer; cancelling that task (what leaving the listing does) cancels the pool.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, Protocol, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ._exceptions import ClientClosedError, ConfigurationError, PersonalizeError
+from ._models import (
+    DATASET_GROUPS,
+    SOLUTION_VERSIONS,
+    SOLUTIONS,
+    JobKind,
+    JobKindName,
+    Page,
+    ResourceLevel,
+)
+from ._paging import Listing, PageSource, TaskSet, page_chain, prefetch_source
+
+__all__ = [
+    "ChainKey",
+    "ListingFailure",
+    "MergeProgress",
+    "MergedListing",
+    "OnError",
+    "PageFetcher",
+    "merged_listing",
+]
+
+T = TypeVar("T")
+
+OnError = Literal["raise", "skip"]
+
+ChainKey = tuple[str, JobKindName, str]
+"""A chain of jobs: ``(region, kind, solution_version_arn)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListingFailure:
+    """A chain that could not be listed to the end (``on_error="skip"``).
+
+    ``solution_version_arn`` is ``None`` when a discovery call failed; ``parent_arn``
+    then names the dataset group (``ListSolutions``) or solution
+    (``ListSolutionVersions``) whose children were being listed. ``next_token`` is
+    where to resume: the token after the last page delivered (or the starting
+    token; ``None``: from the start).
+    """
+
+    solution_version_arn: str | None
+    error: PersonalizeError
+    operation: str
+    region: str
+    kind: JobKindName | None = None
+    parent_arn: str | None = None
+    next_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MergeProgress:
+    """How far a merged listing has got.
+
+    ``versions`` counts chains of jobs, one per kind and solution version, known so
+    far (given, or discovered; chains a crawl resumes as complete count as done).
+    ``pages`` and ``jobs`` count what has been handed to you.
+    """
+
+    versions: int
+    versions_done: int
+    versions_failed: int
+    pages: int
+    jobs: int
+    discovering: bool
+
+
+class PageFetcher(Protocol):
+    """What a merge needs from the client: pages, in a region."""
+
+    async def default_region(self) -> str: ...
+
+    async def jobs(
+        self,
+        region: str,
+        kind: JobKind[Any, Any],
+        solution_version_arn: str,
+        next_token: str | None,
+        max_results: int,
+    ) -> Page[Any]: ...
+
+    async def arns(
+        self,
+        region: str,
+        level: ResourceLevel,
+        parent_arn: str | None,
+        next_token: str | None,
+        max_results: int,
+    ) -> Page[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobChain:
+    """The jobs of one kind of one solution version (region ``None``: the client's)."""
+
+    region: str | None
+    kind: JobKind[Any, Any]
+    solution_version_arn: str
+    starting_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _DiscoveryChain:
+    region: str
+    level: ResourceLevel
+    parent_arn: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """Crawl these regions (``None``: the client's) for versions, and list these kinds."""
+
+    regions: tuple[str | None, ...]
+    kinds: tuple[JobKind[Any, Any], ...]
+
+
+_Chain = JobChain | _DiscoveryChain
+
+# The order in which waiting chains are taken: job listings (None) first.
+_URGENCY: tuple[ResourceLevel | None, ...] = (None, SOLUTION_VERSIONS, SOLUTIONS, DATASET_GROUPS)
+
+_CHILD_LEVEL: Mapping[ResourceLevel, ResourceLevel] = {
+    DATASET_GROUPS: SOLUTIONS,
+    SOLUTIONS: SOLUTION_VERSIONS,
+}
+
+
+@dataclass(slots=True)
+class _Progress:
+    versions: int = 0
+    versions_done: int = 0
+    versions_failed: int = 0
+    pages: int = 0
+    jobs: int = 0
+    discovering: int = 0  # discovery chains queued or running
+    starting: bool = False  # discovery is to come, but the producer has not started yet
+
+    def snapshot(self) -> MergeProgress:
+        return MergeProgress(
+            versions=self.versions,
+            versions_done=self.versions_done,
+            versions_failed=self.versions_failed,
+            pages=self.pages,
+            jobs=self.jobs,
+            discovering=self.starting or self.discovering > 0,
+        )
+
+
+@dataclass(slots=True)
+class _Plan:
+    fetcher: PageFetcher
+    chains: tuple[JobChain, ...]
+    discovery: Discovery | None
+    concurrency: int
+    page_size: int
+    on_error: OnError
+    resume: Mapping[ChainKey, str | None]
+    progress: _Progress = field(default_factory=_Progress)
+    failures: list[ListingFailure] = field(default_factory=list)
+
+
+class _Run:
+    """One run of a plan: the work queue, the workers, and the first fatal error."""
+
+    def __init__(self, plan: _Plan, send: MemoryObjectSendStream[Any]) -> None:
+        self._plan = plan
+        self._send = send
+        # Chains wait in _ready, most urgent first; the stream carries one token per
+        # waiting chain, and does the waking and the closing.
+        self._ready: tuple[deque[_Chain], ...] = tuple(deque() for _ in _URGENCY)
+        self._queue_in, self._queue_out = anyio.create_memory_object_stream[None](math.inf)
+        self._pending = 0  # chains queued or running
+        self._seen: set[ChainKey] = set()
+        self.fatal: BaseException | None = None
+
+    async def run(self) -> None:
+        plan = self._plan
+        try:
+            default = await plan.fetcher.default_region()
+        finally:
+            plan.progress.starting = False
+        with self._queue_in, self._queue_out:
+            for chain in plan.chains:
+                self._add_jobs(
+                    chain.region or default,
+                    chain.kind,
+                    chain.solution_version_arn,
+                    chain.starting_token,
+                )
+            if plan.discovery is not None:
+                for region in dict.fromkeys(r or default for r in plan.discovery.regions):
+                    self._add(_DiscoveryChain(region, DATASET_GROUPS, None))
+            if self._pending == 0:
+                return
+            # Discovery finds work as it goes: then every worker is started at once.
+            workers = plan.concurrency if plan.discovery else min(plan.concurrency, self._pending)
+            async with anyio.create_task_group() as tg:
+                for _ in range(workers):
+                    tg.start_soon(self._worker, tg)
+        if self.fatal is not None:
+            raise self.fatal
+
+    def _add(self, chain: _Chain) -> None:
+        self._pending += 1
+        if isinstance(chain, _DiscoveryChain):
+            self._plan.progress.discovering += 1
+            self._ready[_URGENCY.index(chain.level)].append(chain)
+        else:
+            self._ready[0].append(chain)
+        self._queue_in.send_nowait(None)
+
+    def _take(self) -> _Chain:
+        # Jobs first, then the deepest discovery: the first jobs arrive after a few
+        # discovery calls, not after all of them, and the queue stays short.
+        return next(ready for ready in self._ready if ready).popleft()
+
+    def _add_jobs(
+        self, region: str, kind: JobKind[Any, Any], arn: str, token: str | None = None
+    ) -> None:
+        key: ChainKey = (region, kind.name, arn)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        progress = self._plan.progress
+        progress.versions += 1
+        resume = self._plan.resume
+        if key in resume:
+            token = resume[key]
+            if token is None:  # listed to the end by an earlier run
+                progress.versions_done += 1
+                return
+        self._add(JobChain(region, kind, arn, token))
+
+    def _done(self, chain: _Chain) -> None:
+        if isinstance(chain, _DiscoveryChain):
+            self._plan.progress.discovering -= 1
+        self._pending -= 1
+        if self._pending == 0:
+            self._queue_in.close()  # every worker's loop ends
+
+    async def _worker(self, tg: TaskGroup) -> None:
+        async for _ in self._queue_out:
+            chain = self._take()
+            try:
+                await self._run_chain(chain)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                tg.cancel_scope.cancel()  # the consumer has gone
+                return
+            except Exception as exc:
+                if self.fatal is None:
+                    self.fatal = exc
+                tg.cancel_scope.cancel()
+                return
+            finally:
+                self._done(chain)
+
+    async def _run_chain(self, chain: _Chain) -> None:
+        if isinstance(chain, _DiscoveryChain):
+            await self._discover(chain)
+        else:
+            await self._list_jobs(chain)
+
+    def _tolerate(self, exc: PersonalizeError) -> bool:
+        """Whether a chain's failure is recorded and the others go on."""
+        fatal = isinstance(exc, (ClientClosedError, ConfigurationError))
+        return self._plan.on_error == "skip" and not fatal
+
+    async def _follow(
+        self,
+        fetch: Callable[[str | None, int], Awaitable[Page[Any]]],
+        on_page: Callable[[Page[Any]], Awaitable[None]],
+        failure: Callable[..., ListingFailure],
+        *,
+        starting_token: str | None,
+        operation: str,
+        solution_version_arn: str | None = None,
+    ) -> bool:
+        """Follow one chain to its end, handing each page to ``on_page``; whether it got
+        there. A failure the policy tolerates is recorded with ``failure(error=...,
+        next_token=...)``; any other is raised."""
+        token = starting_token
+        pages = page_chain(
+            fetch,
+            starting_token=token,
+            page_size=self._plan.page_size,
+            max_items=None,
+            operation=operation,
+            solution_version_arn=solution_version_arn,
+        )
+        try:
+            async for page in pages:
+                await on_page(page)
+                token = page.next_token
+        except PersonalizeError as exc:
+            if not self._tolerate(exc):
+                raise
+            self._plan.failures.append(failure(error=exc, next_token=token))
+            return False
+        finally:
+            await pages.aclose()
+        return True
+
+    async def _list_jobs(self, chain: JobChain) -> None:
+        plan = self._plan
+        assert chain.region is not None
+        region, kind, arn = chain.region, chain.kind, chain.solution_version_arn
+
+        async def fetch(next_token: str | None, max_results: int) -> Page[Any]:
+            return await plan.fetcher.jobs(region, kind, arn, next_token, max_results)
+
+        failure = partial(
+            ListingFailure, arn, operation=kind.list_operation, region=region, kind=kind.name
+        )
+        completed = await self._follow(
+            fetch,
+            self._send.send,
+            failure,
+            starting_token=chain.starting_token,
+            operation=kind.list_operation,
+            solution_version_arn=arn,
+        )
+        if completed:
+            plan.progress.versions_done += 1
+        else:
+            plan.progress.versions_failed += 1
+
+    async def _discover(self, chain: _DiscoveryChain) -> None:
+        plan = self._plan
+        discovery = plan.discovery
+        assert discovery is not None
+        region, level, parent = chain.region, chain.level, chain.parent_arn
+        child = _CHILD_LEVEL.get(level)
+
+        async def fetch(next_token: str | None, max_results: int) -> Page[str]:
+            return await plan.fetcher.arns(region, level, parent, next_token, max_results)
+
+        async def found(page: Page[str]) -> None:
+            for arn in page.items:
+                if child is not None:
+                    self._add(_DiscoveryChain(region, child, arn))
+                else:
+                    for kind in discovery.kinds:
+                        self._add_jobs(region, kind, arn)
+
+        failure = partial(
+            ListingFailure, None, operation=level.operation, region=region, parent_arn=parent
+        )
+        await self._follow(fetch, found, failure, starting_token=None, operation=level.operation)
+
+
+class MergedListing(Listing[T]):
+    """The jobs of many chains as one :class:`Listing`, as they arrive.
+
+    Pages of one chain keep their order; chains interleave page by page. Each page
+    names its chain (``solution_version_arn``, ``kind``, ``region``), and each
+    chain's last page has ``next_token=None``, also when it is empty, so
+    :meth:`pages` shows every chain finish (for checkpoints).
+    """
+
+    def __init__(self, source: PageSource[T], plan: _Plan, *, description: str) -> None:
+        super().__init__(source, description=description)
+        self._plan = plan
+
+    @property
+    def failures(self) -> tuple[ListingFailure, ...]:
+        """The chains that failed so far (``on_error="skip"``)."""
+        return tuple(self._plan.failures)
+
+    @property
+    def progress(self) -> MergeProgress:
+        """A snapshot of how far the listing has got."""
+        return self._plan.progress.snapshot()
+
+    async def _next_page(self) -> Page[T] | None:
+        page = await super()._next_page()
+        if page is not None:
+            progress = self._plan.progress
+            progress.pages += 1
+            progress.jobs += len(page.items)
+        return page
+
+
+def merged_listing(
+    fetcher: PageFetcher,
+    *,
+    chains: Iterable[JobChain],
+    discovery: Discovery | None,
+    concurrency: int,
+    page_size: int,
+    prefetch: int,
+    on_error: OnError,
+    resume: Mapping[ChainKey, str | None],
+    tasks: TaskSet,
+    description: str,
+) -> MergedListing[Any]:
+    """A merged listing of ``chains`` (and of what ``discovery`` finds); checked input."""
+    plan = _Plan(
+        fetcher=fetcher,
+        chains=tuple(chains),
+        discovery=discovery,
+        concurrency=concurrency,
+        page_size=page_size,
+        on_error=on_error,
+        resume=resume,
+    )
+
+    async def produce(send: MemoryObjectSendStream[Any]) -> None:
+        await _Run(plan, send).run()
+
+    plan.progress.starting = discovery is not None
+    # Each worker holds at most one page while it waits for room in the stream.
+    source = prefetch_source(produce, prefetch=concurrency * (prefetch - 1) + 1, tasks=tasks)
+    return MergedListing(source, plan, description=description)
