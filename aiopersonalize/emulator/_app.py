@@ -142,17 +142,35 @@ class Service:
         known = operation in self._operations
         self.stats.by_operation[operation if known else _UNKNOWN_OPERATION] += 1
         raw = await request.read()
+        arrived = asyncio.get_running_loop().time()
         params, decode_error = _decode(raw)
         faults = self.faults
+        filtered_version = params.get("solutionVersionArn")
+        if not isinstance(filtered_version, str) or operation not in _FILTERED_LISTS:
+            filtered_version = None
+        delay = self._injector.delay(faults, filtered_version)
+        answer = self._compute(request, raw, operation, params, decode_error, filtered_version)
+        if delay > 0:
+            # The answer leaves ``delay`` after the request arrived, its own work
+            # included, as a service's latency does; not ``delay`` after that work.
+            self.stats.delayed += 1
+            self.stats.latency_seconds += delay
+            await asyncio.sleep(max(0.0, arrived + delay - asyncio.get_running_loop().time()))
+        return answer
+
+    def _compute(
+        self,
+        request: web.Request,
+        raw: bytes,
+        operation: str,
+        params: dict[str, Any],
+        decode_error: ServiceError | None,
+        filtered_version: str | None,
+    ) -> tuple[int, bytes]:
+        target = request.headers.get("X-Amz-Target", "")
+        known = operation in self._operations
+        faults = self.faults
         try:
-            filtered_version = params.get("solutionVersionArn")
-            if not isinstance(filtered_version, str) or operation not in _FILTERED_LISTS:
-                filtered_version = None
-            delay = self._injector.delay(faults, filtered_version)
-            if delay > 0:
-                self.stats.delayed += 1
-                self.stats.latency_seconds += delay
-                await asyncio.sleep(delay)
             authorization = parse_authorization(request.headers.get("Authorization"))
             if self._verifier is not None:
                 self._verifier.verify(

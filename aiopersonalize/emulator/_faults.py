@@ -20,8 +20,9 @@ class Faults:
     """Faults an emulator injects into AWS requests; replace the whole value to change them.
 
     Attributes:
-        latency: seconds added to every request, inside the handler (so it counts
-            toward requests in flight).
+        latency: every answer leaves this many seconds after its request arrived
+            (the emulator's own work included, as in a service's latency); the
+            request counts toward requests in flight meanwhile.
         latency_jitter: up to this many more seconds, drawn uniformly per request.
         throttle_rate: probability of answering ``ThrottlingException`` (HTTP 400).
         error_rate: probability of answering ``InternalFailure`` (500) or

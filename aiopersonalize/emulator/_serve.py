@@ -153,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("faults")
     faults.add_argument(
         "--latency", type=_non_negative_float, default=0.0, metavar="SECONDS",
-        help="added to every request",
+        help="each answer leaves this long after its request arrived",
     )  # fmt: skip
     faults.add_argument(
         "--latency-jitter", type=_non_negative_float, default=0.0, metavar="SECONDS",
