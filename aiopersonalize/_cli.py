@@ -41,8 +41,13 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command(
+        "crawl",
+        "list every batch job of an account (or of given solution versions) as JSON Lines",
+        "aiopersonalize._crawl",
+    ),
+    Command(
         "demo",
-        "list the embedded emulator's seeded inventory, to see what the library does",
+        "crawl the embedded emulator's seeded inventory, to see what the tool does",
         "aiopersonalize._demo",
     ),
     Command(

@@ -1,23 +1,31 @@
-"""``aiopersonalize demo``: the embedded emulator, listed through the public API.
+"""``aiopersonalize demo``: ``aiopersonalize crawl`` against the embedded emulator.
 
-Starts the emulator in-process with its seeded inventory, then lists every solution
-version's batch inference and batch segment jobs concurrently and prints what it found.
-Uses only the public API: what it does, a user's program can do.
+Starts the emulator in-process (its seeded inventory, a little latency, a few throttled
+requests so that retries show) and crawls two of its regions through the very code of
+``aiopersonalize crawl``: the same listing, JSON Lines, progress line and summary. It
+needs no AWS account, configuration or network, so it is the README's first command.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections import Counter
+from collections.abc import Sequence
 
 import anyio
 
 import aiopersonalize
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
+from ._crawl import Outcome, Plan, crawl, exit_status, summarize
+
 __all__ = ["add_arguments", "run"]
+
+REGIONS = ("us-east-1", "eu-west-1")
+# Small pages, so that a small inventory still takes enough requests to show the pool.
+PAGE_SIZE = 10
+SAMPLE_LINES = 3
+MAX_ATTEMPTS = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,49 +36,82 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.02,
         help="emulated service latency per request, in seconds (default 0.02)",
     )
+    parser.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=0.02,
+        help="share of requests the emulator throttles, retried by the client (default 0.02)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="requests in flight at most (default 10)"
+    )
 
 
-async def _list_version(
-    client: aiopersonalize.Client, arn: str, found: dict[str, Counter[str]]
-) -> None:
-    for kind, listing in (
-        ("inference", client.list_batch_inference_jobs(arn)),
-        ("segment", client.list_batch_segment_jobs(arn)),
-    ):
-        async with listing:
-            async for job in listing:
-                found[kind][str(job.status)] += 1
+class _Sample:
+    """A sink keeping the first few JSON Lines and counting the rest."""
+
+    def __init__(self, keep: int) -> None:
+        self.lines: list[str] = []
+        self.count = 0
+        self._keep = keep
+
+    def write(self, data: bytes, /) -> int:
+        lines = data.decode().splitlines()
+        self.lines.extend(lines[: max(0, self._keep - len(self.lines))])
+        self.count += len(lines)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
 
 
-async def _demo(seed: int, latency: float) -> int:
-    faults = Faults(latency=latency)
-    async with Emulator(inventory=InventorySpec(), seed=seed, faults=faults) as emu:
-        versions = emu.solution_version_arns()
-        print(f"emulator at {emu.endpoint_url}: {len(versions)} solution versions")
-        found: dict[str, Counter[str]] = {"inference": Counter(), "segment": Counter()}
-        started = time.perf_counter()
-        async with (
-            aiopersonalize.Client(
-                endpoint_url=emu.endpoint_url,
-                region_name="us-east-1",
-                aws_access_key_id="demo",
-                aws_secret_access_key="demo",  # noqa: S106 - the emulator accepts any key
-            ) as client,
-            anyio.create_task_group() as tg,
-        ):
-            for arn in versions:
-                tg.start_soon(_list_version, client, arn, found)
-        elapsed = time.perf_counter() - started
-        for kind, statuses in found.items():
-            detail = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-            print(f"batch {kind} jobs: {sum(statuses.values())} ({detail})")
-        print(f"{emu.stats.requests} requests in {elapsed:.2f} s")
-    return 0
+def _introduction(emulator: Emulator, args: argparse.Namespace) -> Sequence[str]:
+    spec = emulator.inventory
+    return (
+        f"The embedded Amazon Personalize emulator serves {emulator.endpoint_url}:",
+        f"  {spec.solution_versions} solution versions per region, each with "
+        f"{spec.inference_jobs_per_version} batch inference and "
+        f"{spec.segment_jobs_per_version} batch segment jobs;",
+        f"  {args.latency * 1000:.0f} ms per request, {args.throttle_rate:.0%} of requests "
+        "throttled.",
+        "Crawling it, as this command would:",
+        f"  aiopersonalize crawl --endpoint-url {emulator.endpoint_url} "
+        + " ".join(f"--region {region}" for region in REGIONS)
+        + f" --page-size {PAGE_SIZE} --concurrency {args.concurrency}"
+        + f" --retry-mode standard --max-attempts {MAX_ATTEMPTS} --output jobs.jsonl",
+        "",
+    )
+
+
+async def _demo(args: argparse.Namespace) -> Outcome:
+    faults = Faults(latency=args.latency, throttle_rate=args.throttle_rate)
+    async with Emulator(inventory=InventorySpec(), seed=args.seed, faults=faults) as emulator:
+        print("\n".join(_introduction(emulator, args)), flush=True)
+        sample = _Sample(SAMPLE_LINES)
+        plan = Plan(regions=REGIONS, concurrency=args.concurrency, page_size=PAGE_SIZE)
+        async with aiopersonalize.Client(
+            endpoint_url=emulator.endpoint_url,
+            region_name=REGIONS[0],
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo",  # noqa: S106 - the emulator accepts any key
+            # Throttling is part of the show; no call should run out of attempts, and
+            # the adaptive mode's slowdown would turn a second's demo into many.
+            max_attempts=MAX_ATTEMPTS,
+            retry_mode="standard",
+            max_concurrency=args.concurrency,
+        ) as client:
+            progress = sys.stderr if sys.stderr.isatty() else None
+            outcome = await crawl(client, plan, sample, progress=progress)
+    print(f"The first {len(sample.lines)} of {sample.count} JSON Lines:")
+    print("\n".join(sample.lines))
+    print()
+    return outcome
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return anyio.run(_demo, args.seed, args.latency)
-    except aiopersonalize.PersonalizeError as exc:
-        print(f"demo failed: {exc}", file=sys.stderr)
-        return 1
+        outcome = anyio.run(_demo, args)
+    except KeyboardInterrupt:
+        return 130
+    summarize(outcome, sys.stdout)
+    return exit_status(outcome)

@@ -1,0 +1,495 @@
+"""``aiopersonalize crawl`` and ``aiopersonalize demo`` against the emulator.
+
+The crawl runs as a subprocess (``python -m aiopersonalize crawl``) where signals or
+the real stdout matter, and in-process through ``aiopersonalize._cli.main`` where they
+do not (faster, and leaks then fail the test). The emulator serves from a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiopersonalize._cli import main
+from aiopersonalize.emulator import Emulator, EmulatorThread, Faults, InventorySpec, JobKind
+
+# 4 solution versions; with --page-size 5, 3 pages of inference jobs and 2 of segment
+# jobs per version.
+SMALL = InventorySpec(
+    dataset_groups=1,
+    solutions_per_dataset_group=2,
+    versions_per_solution=2,
+    inference_jobs_per_version=12,
+    segment_jobs_per_version=7,
+)
+KINDS: tuple[JobKind, ...] = ("inference", "segment")
+ARN_KEY = {"inference": "batchInferenceJobArn", "segment": "batchSegmentJobArn"}
+SECRETS = (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and files")
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """The small inventory, served from a thread."""
+    with EmulatorThread(inventory=SMALL, seed=7) as running:
+        yield running
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[Emulator]:
+    """Latency enough for a crawl of small pages to be caught midway."""
+    with EmulatorThread(inventory=SMALL, seed=7, faults=Faults(latency=0.03)) as running:
+        yield running
+
+
+def crawl_argv(emulator: Emulator, *options: str) -> list[str]:
+    return ["crawl", "--endpoint-url", emulator.endpoint_url, "--page-size", "5", *options]
+
+
+def assert_no_secrets(*texts: str | bytes) -> None:
+    """The test credentials appear nowhere the crawl wrote."""
+    for text in texts:
+        data = text.encode() if isinstance(text, str) else text
+        for secret in SECRETS:
+            assert secret.encode() not in data
+
+
+def run_cli(
+    argv: Sequence[str], cwd: Path, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """``python -m aiopersonalize ARGV``, to the end (output decoded, ``\r`` kept)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "aiopersonalize", *argv],
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    result = subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
+    )
+    assert_no_secrets(result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def start_cli(argv: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiopersonalize", *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition: Callable[[], bool], within: float = 20) -> None:
+    """Poll ``condition`` until it holds (the deadline turns a hang into a failure)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def journal_entries(path: Path) -> int:
+    """Whole entry lines in a checkpoint journal (the header excluded)."""
+    try:
+        return max(0, path.read_bytes().count(b"\n") - 1)
+    except FileNotFoundError:
+        return 0
+
+
+def read_jobs(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def expected_counts(
+    emulator: Emulator, regions: Sequence[str] = ("us-east-1",), kinds: Sequence[JobKind] = KINDS
+) -> Counter[tuple[str, str, str]]:
+    """(kind, region, version) -> the emulator's job count: what a full crawl must write."""
+    return Counter(
+        {
+            (kind, region, version): emulator.job_count(kind, version, region)
+            for region in regions
+            for version in emulator.solution_version_arns(region)
+            for kind in kinds
+        }
+    )
+
+
+def counts(jobs: Sequence[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
+    return Counter((job["kind"], job["region"], job["solutionVersionArn"]) for job in jobs)
+
+
+def assert_exactly_once(jobs: Sequence[dict[str, Any]]) -> None:
+    arns = [job[ARN_KEY[job["kind"]]] for job in jobs]
+    assert len(arns) == len(set(arns))
+
+
+# -- what a crawl writes ----------------------------------------------------------------
+
+
+def test_output_is_the_emulators_inventory(emulator: Emulator, tmp_path: Path) -> None:
+    """A discovery crawl to stdout writes every job once, as JSON Lines with kind, region,
+    AWS member names and ISO-8601 UTC timestamps, and a summary to stderr."""
+    result = run_cli(crawl_argv(emulator), tmp_path)
+    assert result.returncode == 0, result.stderr
+    jobs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert counts(jobs) == expected_counts(emulator)
+    assert_exactly_once(jobs)
+    for job in jobs:
+        assert list(job)[:2] == ["kind", "region"]
+        assert ARN_KEY[job["kind"]] in job
+        assert {"jobName", "status", "creationDateTime", "lastUpdatedDateTime"} <= set(job)
+        assert job["region"] == "us-east-1"
+        for name in ("creationDateTime", "lastUpdatedDateTime"):
+            stamp = datetime.fromisoformat(job[name])
+            assert stamp.utcoffset() == timedelta(0)
+            assert stamp.isoformat() == job[name]
+    assert f"jobs: {len(jobs)} (" in result.stderr
+    assert "8 of 8 complete, 0 failed" in result.stderr
+
+
+def test_explicit_versions_are_listed_without_discovery(emulator: Emulator, tmp_path: Path) -> None:
+    """--solution-version-arn and --kind list just those versions' jobs of that kind,
+    with no discovery call."""
+    versions = emulator.solution_version_arns()[1:3]
+    output = tmp_path / "jobs.jsonl"
+    argv = [f"--solution-version-arn={arn}" for arn in versions]
+    status = main([*crawl_argv(emulator, "--kind", "segment", "-o", str(output)), *argv])
+    assert status == 0
+    jobs = read_jobs(output)
+    assert counts(jobs) == Counter(
+        {("segment", "us-east-1", arn): emulator.job_count("segment", arn) for arn in versions}
+    )
+    assert_exactly_once(jobs)
+    assert set(emulator.stats.by_operation) == {"ListBatchSegmentJobs"}
+
+
+def test_several_regions_are_crawled(emulator: Emulator, tmp_path: Path) -> None:
+    """Repeated --region crawls each region's own inventory, each job tagged with its
+    region."""
+    output = tmp_path / "jobs.jsonl"
+    regions = ("us-east-1", "eu-west-1")
+    argv = crawl_argv(emulator, "--region", regions[0], "--region", regions[1], "-o", str(output))
+    assert main(argv) == 0
+    jobs = read_jobs(output)
+    assert counts(jobs) == expected_counts(emulator, regions)
+    assert_exactly_once(jobs)
+    assert all(f":{job['region']}:" in job[ARN_KEY[job["kind"]]] for job in jobs)
+
+
+def test_progress_line_when_forced(slow_emulator: Emulator, tmp_path: Path) -> None:
+    """--progress always draws a \\r-refreshed progress line on stderr (not a terminal
+    here); --progress never draws none."""
+    output = str(tmp_path / "jobs.jsonl")
+    # One request at a time: the crawl lasts long enough (about a second) to be drawn.
+    argv = crawl_argv(slow_emulator, "-o", output, "--page-size", "2", "--concurrency", "1")
+    shown = run_cli([*argv, "--progress", "always"], tmp_path)
+    assert shown.returncode == 0
+    assert "\rlistings " in shown.stderr
+    assert "requests " in shown.stderr
+    assert "retries " in shown.stderr
+    assert "jobs/s" in shown.stderr
+    hidden = run_cli(
+        crawl_argv(slow_emulator, "-o", output, "--concurrency", "10", "--progress", "never"),
+        tmp_path,
+    )
+    assert hidden.returncode == 0
+    assert "\r" not in hidden.stderr
+
+
+# -- failures ---------------------------------------------------------------------------
+
+
+def test_failing_version_is_reported_and_retried_on_rerun(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A permanently denied version exits 1 with the rest written and the failure in the
+    summary; once allowed, rerunning with the checkpoint lists just that version."""
+    denied = emulator.solution_version_arns()[2]
+    emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    first = run_cli(argv, tmp_path)
+    assert first.returncode == 1, first.stderr
+    expected = expected_counts(emulator)
+    assert counts(read_jobs(output)) == {k: n for k, n in expected.items() if k[2] != denied}
+    assert "6 of 8 complete, 2 failed" in first.stderr
+    failed_lines = [line for line in first.stderr.splitlines() if denied in line]
+    assert len(failed_lines) == 2
+    assert all("AccessDeniedError (AccessDeniedException)" in line for line in failed_lines)
+
+    emulator.faults = Faults()
+    emulator.stats.reset()
+    second = run_cli(argv, tmp_path)
+    assert second.returncode == 0, second.stderr
+    jobs = read_jobs(output)
+    assert counts(jobs) == expected
+    assert_exactly_once(jobs)
+    listed = emulator.stats.by_operation
+    assert listed["ListBatchInferenceJobs"] + listed["ListBatchSegmentJobs"] == 3 + 2
+
+
+def test_raise_policy_stops_with_a_message(emulator: Emulator, tmp_path: Path) -> None:
+    """--on-error raise ends the crawl at the first failure: exit 1 and the typed error's
+    message on stderr, no traceback."""
+    denied = emulator.solution_version_arns()[0]
+    emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
+    result = run_cli(
+        crawl_argv(emulator, "--on-error", "raise", "-o", str(tmp_path / "jobs.jsonl")), tmp_path
+    )
+    assert result.returncode == 1
+    assert "error: AccessDeniedError (AccessDeniedException)" in result.stderr
+
+
+def test_missing_credentials_are_a_message(emulator: Emulator, tmp_path: Path) -> None:
+    """Without credentials the crawl exits 1 with a message, not a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ACCESS_KEY_ID")}
+    env.pop("AWS_SECRET_ACCESS_KEY")
+    result = subprocess.run(
+        [sys.executable, "-m", "aiopersonalize", *crawl_argv(emulator)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "error: ConfigurationError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- usage errors -----------------------------------------------------------------------
+
+
+def test_checkpoint_needs_an_output_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--checkpoint with output to stdout is a usage error (exit 2), before any request."""
+    assert main(["crawl", "--checkpoint", str(tmp_path / "c")]) == 2
+    assert "--checkpoint needs --output FILE" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--solution-version-arn", "not-an-arn"],
+        ["--region", "Not A Region"],
+    ],
+)
+def test_invalid_input_is_a_usage_error(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    """Input the library refuses (ParamValidationError) exits 2 with its message, sends
+    nothing, and leaves no checkpoint that would refuse the corrected command."""
+    checkpoint = tmp_path / "c"
+    argv = crawl_argv(emulator, *option, "-o", str(tmp_path / "o"), "--checkpoint", str(checkpoint))
+    assert main(argv) == 2
+    assert "error: invalid " in capsys.readouterr().err
+    assert emulator.stats.requests == 0
+    assert not checkpoint.exists()
+
+
+def test_bad_option_value_exits_2() -> None:
+    """An out-of-range option is refused by the parser with exit status 2."""
+    with pytest.raises(SystemExit) as exited:
+        main(["crawl", "--page-size", "101"])
+    assert exited.value.code == 2
+
+
+def test_checkpoint_of_another_crawl_is_refused(emulator: Emulator, tmp_path: Path) -> None:
+    """Resuming a checkpoint with different output-determining options exits 2, names
+    them, and leaves the output as it was."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    assert main(crawl_argv(emulator, "--kind", "inference", "-o", str(output),
+                           "--checkpoint", str(checkpoint))) == 0  # fmt: skip
+    before = output.read_bytes()
+    result = run_cli(
+        crawl_argv(
+            emulator, "--kind", "segment", "-o", str(output), "--checkpoint", str(checkpoint)
+        ),
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert "different crawl (kinds differ)" in result.stderr
+    assert output.read_bytes() == before
+
+
+def test_checkpoint_without_its_output_is_refused(emulator: Emulator, tmp_path: Path) -> None:
+    """A checkpoint whose output file is gone exits 2 rather than starting over."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    assert main(argv) == 0
+    output.unlink()
+    assert main(argv) == 2
+    assert not output.exists()
+
+
+def test_rerun_of_a_finished_crawl_writes_nothing(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rerunning a finished checkpointed crawl lists no jobs, keeps the output and exits 0."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    assert main(argv) == 0
+    before = output.read_bytes()
+    emulator.stats.reset()
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert output.read_bytes() == before
+    assert "ListBatchInferenceJobs" not in emulator.stats.by_operation
+    assert "resumed: 8 listings already complete" in capsys.readouterr().err
+    assert_no_secrets(before, checkpoint.read_bytes())
+
+
+# -- interruption and resumption --------------------------------------------------------
+
+
+def uninterrupted(emulator: Emulator, tmp_path: Path) -> list[str]:
+    """The lines of a crawl run to the end without a checkpoint, sorted."""
+    reference = tmp_path / "reference.jsonl"
+    assert main(crawl_argv(emulator, "--page-size", "2", "-o", str(reference))) == 0
+    return sorted(reference.read_text().splitlines())
+
+
+def interrupt_midway(
+    argv: Sequence[str], checkpoint: Path, cwd: Path, signum: int
+) -> tuple[int, str]:
+    """Start the crawl, send ``signum`` once a few pages are journaled; its status and stderr."""
+    process = start_cli(argv, cwd)
+    try:
+        wait_until(lambda: journal_entries(checkpoint) >= 4)
+        assert process.poll() is None, "the crawl ended before it could be interrupted"
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert_no_secrets(stderr)
+    return process.returncode, stderr
+
+
+def test_crawl_killed_midway_resumes_to_the_same_output(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    """A crawl SIGKILLed midway, then rerun with the same command, writes the same lines as
+    an uninterrupted crawl, none twice."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(slow_emulator, "--page-size", "2", "--concurrency", "2",
+                      "-o", str(output), "--checkpoint", str(checkpoint))  # fmt: skip
+    status, _ = interrupt_midway(argv, checkpoint, tmp_path, signal.SIGKILL)
+    assert status == -signal.SIGKILL
+    expected = uninterrupted(slow_emulator, tmp_path)
+    assert len(output.read_bytes().splitlines()) < len(expected)
+
+    resumed = run_cli(argv, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed: " in resumed.stderr
+    assert sorted(output.read_text().splitlines()) == expected
+    assert_exactly_once(read_jobs(output))
+    assert_no_secrets(output.read_bytes(), checkpoint.read_bytes())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_crawl_exits_130_and_resumes(
+    slow_emulator: Emulator, tmp_path: Path, signum: int
+) -> None:
+    """SIGINT or SIGTERM ends a crawl with exit 130 after flushing whole pages and the
+    checkpoint, and says how to resume; resuming completes the output exactly once."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(slow_emulator, "--page-size", "2", "--concurrency", "2",
+                      "-o", str(output), "--checkpoint", str(checkpoint))  # fmt: skip
+    status, stderr = interrupt_midway(argv, checkpoint, tmp_path, signum)
+    assert status == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"rerun the same command to resume from {checkpoint}" in stderr
+    last = json.loads(checkpoint.read_text().splitlines()[-1])
+    assert last["offset"] == output.stat().st_size  # flushed, no page half-written
+
+    resumed = run_cli(argv, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(output.read_text().splitlines()) == uninterrupted(slow_emulator, tmp_path)
+
+
+def test_resume_drops_unjournaled_and_torn_writes(emulator: Emulator, tmp_path: Path) -> None:
+    """Resuming after a crash between a page's write and its journal entry, with a torn
+    output line and a torn journal line, rewrites those pages exactly once."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    assert main(argv) == 0
+    expected = sorted(output.read_text().splitlines())
+    # The crash: the last 5 pages were written but never journaled, a sixth page was
+    # being written, and an entry was being appended.
+    header, *entries = checkpoint.read_bytes().splitlines(keepends=True)
+    checkpoint.write_bytes(b"".join([header, *entries[:-5]]) + entries[-5][:17])
+    with output.open("ab") as file:
+        file.write(b'{"kind":"inference","region":"us-')
+
+    assert main(argv) == 0
+    assert sorted(output.read_text().splitlines()) == expected
+    assert journal_entries(checkpoint) == len(entries)
+    assert all(json.loads(line) for line in checkpoint.read_bytes().splitlines())
+
+
+# -- the demo ---------------------------------------------------------------------------
+
+
+def test_demo_exits_0_with_sample_lines_and_a_summary(tmp_path: Path) -> None:
+    """`aiopersonalize demo` crawls its embedded emulator with no AWS configuration and
+    prints sample JSON Lines and the summary."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "aiopersonalize", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    samples = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(samples) == 3
+    assert all(job["kind"] in KINDS for job in samples)
+    assert "jobs: 2400 (1200 inference, 1200 segment) in eu-west-1, us-east-1" in lines
+    assert "listings (solution version x job kind): 48 of 48 complete, 0 failed" in lines
+
+
+def test_closed_stdout_pipe_ends_the_crawl_quietly(tmp_path: Path) -> None:
+    """When the reader of stdout goes away (``crawl | head -1``), the crawl stops with the
+    SIGPIPE status and prints no error, traceback or summary."""
+    # The default inventory's ~0.5 MB of JSON Lines cannot all fit in a pipe's buffer,
+    # so the crawl is still writing when the reader has gone.
+    with EmulatorThread(inventory=InventorySpec(), seed=7) as big:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aiopersonalize", "crawl", "--endpoint-url",
+             big.endpoint_url, "--region", "us-east-1", "--page-size", "5"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # what `head -1` does once it has its line
+        _, stderr = process.communicate(timeout=30)
+    assert json.loads(first)["kind"] in KINDS
+    assert process.returncode == 141
+    assert stderr == b""
