@@ -14,6 +14,7 @@ AWS-shaped dict back, with timestamps as UTC datetimes.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,6 +86,16 @@ def _mode(value: str | None) -> BatchInferenceJobMode | str | None:
     return None if value is None else _MODES.get(value, value)
 
 
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _iso(text: str) -> str:
+    """ISO 8601 as ``datetime.fromisoformat`` takes it on Python 3.10 too: a numeric UTC
+    offset for ``Z``, and 6 digits of fractional seconds."""
+    text = text.replace("Z", "+00:00")
+    return _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+
+
 def _utc(value: datetime | float | int | str | None) -> datetime | None:
     """A timezone-aware UTC datetime from a parsed timestamp, epoch seconds, or a
     timestamp string."""
@@ -96,7 +107,7 @@ def _utc(value: datetime | float | int | str | None) -> datetime | None:
         try:
             return datetime.fromtimestamp(float(value), timezone.utc)
         except ValueError:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(_iso(value))
     if isinstance(value, datetime):
         if value.tzinfo is None:  # botocore never does this; be safe, not sorry
             return value.replace(tzinfo=timezone.utc)
