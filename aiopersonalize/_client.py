@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,6 +57,12 @@ class RequestStats:
     @property
     def retries(self) -> int:
         return self.requests - self.calls
+
+
+def _limits(max_concurrency: int, max_requests_per_second: object) -> Limits:
+    """A client's limits; ``max_concurrency`` is checked already, the rate here."""
+    rate = check.positive_rate("max_requests_per_second", max_requests_per_second)
+    return Limits(max_concurrency=max_concurrency, max_requests_per_second=rate)
 
 
 def _arn_region(arn: str) -> str | None:
@@ -145,12 +151,7 @@ class Client:
             else check.int_in_range("max_attempts", max_attempts, 1),
             max_pool_connections=check.int_in_range("max_concurrency", max_concurrency, 1),
         )
-        limits = Limits(
-            max_concurrency=max_concurrency,
-            max_requests_per_second=check.positive_rate(
-                "max_requests_per_second", max_requests_per_second
-            ),
-        )
+        limits = _limits(max_concurrency, max_requests_per_second)
         self._options: TransportOptions | None = options
         self._setup(Transport(limits=limits, options=options), limits)
         self._where = f"region={region_name!r} endpoint={endpoint_url!r}"
@@ -173,12 +174,7 @@ class Client:
         pool = pool_size(client)
         limit = pool if max_concurrency is None else max_concurrency
         check.int_in_range("max_concurrency", limit, 1, pool)
-        limits = Limits(
-            max_concurrency=limit,
-            max_requests_per_second=check.positive_rate(
-                "max_requests_per_second", max_requests_per_second
-            ),
-        )
+        limits = _limits(limit, max_requests_per_second)
         self = cls.__new__(cls)
         self._options = None
         self._setup(Transport(limits=limits, client=client), limits)
@@ -269,6 +265,12 @@ class Client:
             if self._state is _State.CLOSED and not isinstance(exc, ClientClosedError):
                 raise ClientClosedError("the client was closed during the request") from exc
             raise
+
+    @contextlib.asynccontextmanager
+    async def _open_in_region(self, region: str) -> AsyncIterator[Transport]:
+        """:meth:`_open_for_request`, with the transport for ``region``."""
+        async with self._open_for_request():
+            yield await self._in_region(region)
 
     # -- listings ---------------------------------------------------------------------
 
@@ -585,9 +587,7 @@ class _Fetcher:
         next_token: str | None,
         max_results: int,
     ) -> Page[Any]:
-        client = self._client
-        async with client._open_for_request():
-            transport = await client._in_region(region)
+        async with self._client._open_in_region(region) as transport:
             return await transport.list_page(kind, solution_version_arn, next_token, max_results)
 
     async def arns(
@@ -598,7 +598,5 @@ class _Fetcher:
         next_token: str | None,
         max_results: int,
     ) -> Page[str]:
-        client = self._client
-        async with client._open_for_request():
-            transport = await client._in_region(region)
+        async with self._client._open_in_region(region) as transport:
             return await transport.list_arns(level, parent_arn, next_token, max_results)

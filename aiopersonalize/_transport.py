@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -51,6 +51,7 @@ __all__ = ["Limits", "RetryMode", "Transport", "TransportOptions"]
 
 S = TypeVar("S")
 F = TypeVar("F")
+T = TypeVar("T")
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 
@@ -407,6 +408,30 @@ class Transport:
             with _mapped(operation, solution_version_arn):
                 yield client
 
+    async def _list(
+        self,
+        operation: str,
+        list_key: str,
+        decode: Callable[[Any], T],
+        filters: Mapping[str, str],
+        next_token: str | None,
+        max_results: int,
+        solution_version_arn: str | None = None,
+    ) -> tuple[tuple[T, ...], str | None]:
+        """One page of a list call: its decoded items and its nextToken."""
+        params: dict[str, Any] = {"maxResults": max_results, **filters}
+        if next_token is not None:
+            params["nextToken"] = next_token
+        async with self._request(operation, solution_version_arn) as client:
+            response = await _call(client, self._limits, operation, params)
+        with _decoding(operation, solution_version_arn):
+            items = tuple(decode(item) for item in response.get(list_key) or ())
+            token = response.get("nextToken")
+            if token is not None and not isinstance(token, str):
+                raise TypeError(f"nextToken is {type(token).__name__}, not a string")
+        # An empty token is an end of listing too (botocore's paginator agrees).
+        return items, token or None
+
     async def list_page(
         self,
         kind: JobKind[S, F],
@@ -415,23 +440,21 @@ class Transport:
         max_results: int,
     ) -> Page[S]:
         """One page of ``ListBatch*Jobs``."""
-        params: dict[str, Any] = {"maxResults": max_results}
-        if solution_version_arn is not None:
-            params["solutionVersionArn"] = solution_version_arn
-        if next_token is not None:
-            params["nextToken"] = next_token
-        async with self._request(kind.list_operation, solution_version_arn) as client:
-            response = await _call(client, self._limits, kind.list_operation, params)
-        with _decoding(kind.list_operation, solution_version_arn):
-            decode = kind.decode_summary
-            items = tuple(decode(item) for item in response.get(kind.list_key) or ())
-            token = response.get("nextToken")
-            if token is not None and not isinstance(token, str):
-                raise TypeError(f"nextToken is {type(token).__name__}, not a string")
-        # An empty token is an end of listing too (botocore's paginator agrees).
+        filters = (
+            {} if solution_version_arn is None else {"solutionVersionArn": solution_version_arn}
+        )
+        items, token = await self._list(
+            kind.list_operation,
+            kind.list_key,
+            kind.decode_summary,
+            filters,
+            next_token,
+            max_results,
+            solution_version_arn,
+        )
         return Page(
             items=items,
-            next_token=token or None,
+            next_token=token,
             solution_version_arn=solution_version_arn,
             region=self.region,
             kind=kind.name,
@@ -445,19 +468,21 @@ class Transport:
         max_results: int,
     ) -> Page[str]:
         """One page of the ARNs of ``level`` (dataset groups, solutions or versions)."""
-        params: dict[str, Any] = {"maxResults": max_results}
-        if level.parent_member is not None and parent_arn is not None:
-            params[level.parent_member] = parent_arn
-        if next_token is not None:
-            params["nextToken"] = next_token
-        async with self._request(level.operation) as client:
-            response = await _call(client, self._limits, level.operation, params)
-        with _decoding(level.operation):
-            arns = tuple(str(item[level.arn_member]) for item in response.get(level.list_key) or ())
-            token = response.get("nextToken")
-            if token is not None and not isinstance(token, str):
-                raise TypeError(f"nextToken is {type(token).__name__}, not a string")
-        return Page(items=arns, next_token=token or None, region=self.region)
+        filters = (
+            {level.parent_member: parent_arn}
+            if level.parent_member is not None and parent_arn is not None
+            else {}
+        )
+        member = level.arn_member
+        items, token = await self._list(
+            level.operation,
+            level.list_key,
+            lambda item: str(item[member]),
+            filters,
+            next_token,
+            max_results,
+        )
+        return Page(items=items, next_token=token, region=self.region)
 
     async def describe(self, kind: JobKind[S, F], arn: str) -> F:
         """The full record from ``DescribeBatch*Job``."""
