@@ -1,25 +1,37 @@
-"""Typed records for batch jobs, and their decoding from the wire.
+"""Typed records for batch jobs: the schema our responses decode into.
 
-Every record is a frozen, slotted dataclass whose fields are the AWS member names in
-snake_case. Members follow botocore's service model (``personalize/2018-05-22``): the
-model marks every member of these shapes optional, so every field but the job's ARN,
-which is its identity, may be ``None``.
+Every record is a frozen ``msgspec.Struct`` whose fields are the AWS member names in
+snake_case, constructed by keyword. Members follow botocore's service model
+(``personalize/2018-05-22``): the model marks every member of these shapes optional,
+so every field but the job's ARN, which is its identity, may be ``None``; members the
+model marks required inside nested shapes are required here too.
 
-Decoding is forgiving where the service may grow: an unknown ``status`` or
-``batchInferenceJobMode`` value is kept as a plain ``str`` and unknown members are
-ignored, so a new service release never breaks a listing. ``to_dict()`` gives the
-AWS-shaped dict back, with timestamps as UTC datetimes.
+The records are also the decoding schema: a response body is decoded straight into
+them in one pass (``_wire.py``), and :meth:`from_wire` converts the dicts botocore's
+own parser gives (or any AWS-shaped mapping) into the same records. Whichever way a
+record was made, ``__post_init__`` leaves it in one normal form:
+
+- timestamps are aware datetimes in UTC (the wire has epoch seconds; botocore's
+  parser gives local time; ISO 8601 strings are accepted as botocore accepts them);
+- a ``status`` or ``batchInferenceJobMode`` the enums know becomes the enum member,
+  and a value the service adds later stays a plain ``str``; unknown members are
+  ignored. A new service release never breaks a listing.
+
+``to_dict()`` gives the AWS-shaped dict back, with timestamps as UTC datetimes.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec.structs import force_setattr
 
 __all__ = [
     "BatchInferenceJob",
@@ -28,6 +40,7 @@ __all__ = [
     "BatchInferenceJobSummary",
     "BatchSegmentJob",
     "BatchSegmentJobSummary",
+    "FieldsForThemeGeneration",
     "JobInput",
     "JobKindName",
     "JobOutput",
@@ -38,9 +51,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+R = TypeVar("R", bound="_Record")
 
 JobKindName = Literal["inference", "segment"]
 """The two kinds of batch job, by their public names."""
+
+_UTC = timezone.utc
 
 
 class _StrEnum(str, enum.Enum):
@@ -77,15 +93,6 @@ class BatchInferenceJobMode(_StrEnum):
 _STATUSES: Mapping[str, JobStatus] = {s.value: s for s in JobStatus}
 _MODES: Mapping[str, BatchInferenceJobMode] = {m.value: m for m in BatchInferenceJobMode}
 
-
-def _status(value: str | None) -> JobStatus | str | None:
-    return None if value is None else _STATUSES.get(value, value)
-
-
-def _mode(value: str | None) -> BatchInferenceJobMode | str | None:
-    return None if value is None else _MODES.get(value, value)
-
-
 _FRACTION = re.compile(r"\.(\d+)")
 
 
@@ -96,55 +103,73 @@ def _iso(text: str) -> str:
     return _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
 
 
-def _utc(value: datetime | float | int | str | None) -> datetime | None:
-    """A timezone-aware UTC datetime from a parsed timestamp, epoch seconds, or a
-    timestamp string."""
-    if value is None:
-        return None
-    if type(value) is float or type(value) is int:  # epoch seconds: what the wire has
-        return datetime.fromtimestamp(value, timezone.utc)
-    if isinstance(value, str):  # accepted as botocore does: epoch seconds or ISO 8601
+def _utc(value: datetime | float | int | str) -> datetime:
+    """A timezone-aware UTC datetime from a datetime, epoch seconds, or a timestamp
+    string (epoch seconds or ISO 8601, the forms botocore's parser accepts)."""
+    if isinstance(value, str):
         try:
-            return datetime.fromtimestamp(float(value), timezone.utc)
+            return datetime.fromtimestamp(float(value), _UTC)
         except ValueError:
             value = datetime.fromisoformat(_iso(value))
     if isinstance(value, datetime):
-        if value.tzinfo is None:  # botocore never does this; be safe, not sorry
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-    return datetime.fromtimestamp(value, timezone.utc)
+        if value.tzinfo is None:  # botocore never gives one; the wire means UTC
+            return value.replace(tzinfo=_UTC)
+        return value.astimezone(_UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, _UTC)
+    raise TypeError(f"a timestamp cannot be {type(value).__name__}")
 
 
-def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    return None if value is None else MappingProxyType(dict(value))
+def _set_utc(record: msgspec.Struct, name: str, value: Any) -> None:
+    """Normalise one timestamp field to an aware UTC datetime, in place.
+
+    Decoded records already have one (msgspec turns epoch seconds into UTC), so the
+    common case costs one type check and one identity check.
+    """
+    if value is not None and (type(value) is not datetime or value.tzinfo is not _UTC):
+        force_setattr(record, name, _utc(value))
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}
+def _normalise_job(record: Any) -> None:
+    """The normal form every job record shares: enum members and UTC timestamps."""
+    status = record.status
+    if status is not None:
+        force_setattr(record, "status", _STATUSES.get(status, status))
+    _set_utc(record, "creation_date_time", record.creation_date_time)
+    _set_utc(record, "last_updated_date_time", record.last_updated_date_time)
 
 
-def _common_from_wire(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The members every job record has, besides its ARN, as record fields."""
-    return {
-        "job_name": d.get("jobName"),
-        "status": _status(d.get("status")),
-        "creation_date_time": _utc(d.get("creationDateTime")),
-        "last_updated_date_time": _utc(d.get("lastUpdatedDateTime")),
-        "failure_reason": d.get("failureReason"),
-        "solution_version_arn": d.get("solutionVersionArn"),
-    }
+def _to_builtin(value: object) -> object:
+    """What ``to_dict()`` makes of the types msgspec does not know: read-only maps."""
+    if isinstance(value, MappingProxyType):
+        return dict(value)
+    raise TypeError(f"cannot convert {type(value).__name__}")
 
 
-def _common_to_wire(record: Any) -> dict[str, Any]:
-    """The members every job record has, besides its ARN, as AWS members."""
-    return {
-        "jobName": record.job_name,
-        "status": _str(record.status),
-        "creationDateTime": record.creation_date_time,
-        "lastUpdatedDateTime": record.last_updated_date_time,
-        "failureReason": record.failure_reason,
-        "solutionVersionArn": record.solution_version_arn,
-    }
+class _Record(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    """What every record shares: frozen, keyword-constructed, AWS member names on the
+    wire (``rename="camel"``), and ``to_dict()`` / ``from_wire()``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The AWS-shaped dict: camelCase members, members that are ``None`` left out,
+        enum members as their plain strings, timestamps as UTC datetimes."""
+        built: dict[str, Any] = msgspec.to_builtins(
+            self, builtin_types=(datetime,), enc_hook=_to_builtin
+        )
+        return built
+
+    @classmethod
+    def from_wire(cls: type[R], value: Mapping[str, Any]) -> R:
+        """The record from an AWS-shaped mapping: the dict botocore's parser gives
+        (timestamps as datetimes), or JSON decoded as is (epoch seconds).
+
+        This is the generic path; listings decode response bodies straight into
+        records instead (``_wire.py``), and the two give identical records.
+        Raises ``msgspec.ValidationError`` (a ``ValueError``) for a member of the
+        wrong type, or a missing required one.
+        """
+        # strict=False: timestamps from epoch seconds (number or string), as on the wire.
+        return msgspec.convert(value, cls, strict=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,188 +190,113 @@ class Page(Generic[T]):
     kind: JobKindName | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class S3DataConfig:
+class S3DataConfig(_Record, frozen=True, gc=False):
     """``S3DataConfig``: an S3 location and the KMS key used for it."""
 
     path: str
     kms_key_arn: str | None = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> S3DataConfig:
-        return cls(path=d["path"], kms_key_arn=d.get("kmsKeyArn"))
 
-    def to_dict(self) -> dict[str, Any]:
-        return _drop_none({"path": self.path, "kmsKeyArn": self.kms_key_arn})
-
-
-@dataclass(frozen=True, slots=True)
-class JobInput:
+class JobInput(_Record, frozen=True, gc=False):
     """``BatchInferenceJobInput`` / ``BatchSegmentJobInput``."""
 
     s3_data_source: S3DataConfig
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> JobInput:
-        return cls(s3_data_source=S3DataConfig.from_wire(d["s3DataSource"]))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"s3DataSource": self.s3_data_source.to_dict()}
-
-
-@dataclass(frozen=True, slots=True)
-class JobOutput:
+class JobOutput(_Record, frozen=True, gc=False):
     """``BatchInferenceJobOutput`` / ``BatchSegmentJobOutput``."""
 
     s3_data_destination: S3DataConfig
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> JobOutput:
-        return cls(s3_data_destination=S3DataConfig.from_wire(d["s3DataDestination"]))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"s3DataDestination": self.s3_data_destination.to_dict()}
+def _frozen_items(value: Mapping[str, Any] | None) -> frozenset[tuple[str, Any]] | None:
+    return None if value is None else frozenset(value.items())
 
 
-@dataclass(frozen=True, slots=True)
-class BatchInferenceJobConfig:
+class BatchInferenceJobConfig(_Record, frozen=True, gc=False):
     """``BatchInferenceJobConfig``: exploration hyperparameters and ranking influence.
 
-    The maps are read-only views; they are left out of the record's hash.
+    The maps are read-only views (``rankingInfluence`` keys are
+    ``RankingInfluenceType`` values, ``POPULARITY`` or ``FRESHNESS``, kept as strings).
     """
 
-    item_exploration_config: Mapping[str, str] | None = field(default=None, hash=False)
-    ranking_influence: Mapping[str, float] | None = field(default=None, hash=False)
+    item_exploration_config: Mapping[str, str] | None = None
+    ranking_influence: Mapping[str, float] | None = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> BatchInferenceJobConfig:
-        return cls(
-            item_exploration_config=_frozen_map(d.get("itemExplorationConfig")),
-            ranking_influence=_frozen_map(d.get("rankingInfluence")),
-        )
+    def __post_init__(self) -> None:
+        for name in ("item_exploration_config", "ranking_influence"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, MappingProxyType):
+                force_setattr(self, name, MappingProxyType(dict(value)))
 
-    def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
-            {
-                "itemExplorationConfig": _plain(self.item_exploration_config),
-                "rankingInfluence": _plain(self.ranking_influence),
-            }
+    def __hash__(self) -> int:
+        return hash(
+            (_frozen_items(self.item_exploration_config), _frozen_items(self.ranking_influence))
         )
 
 
-def _plain(m: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return None if m is None else dict(m)
-
-
-@dataclass(frozen=True, slots=True)
-class ThemeGenerationConfig:
-    """``ThemeGenerationConfig``: which item column names the themes."""
+class FieldsForThemeGeneration(_Record, frozen=True, gc=False):
+    """``FieldsForThemeGeneration``: the item column that names the themes."""
 
     item_name: str
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> ThemeGenerationConfig:
-        return cls(item_name=d["fieldsForThemeGeneration"]["itemName"])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"fieldsForThemeGeneration": {"itemName": self.item_name}}
+class ThemeGenerationConfig(_Record, frozen=True, gc=False):
+    """``ThemeGenerationConfig``, for a job in ``THEME_GENERATION`` mode."""
 
-
-def _optional(decode: Any, value: Any) -> Any:
-    return None if value is None else decode(value)
+    fields_for_theme_generation: FieldsForThemeGeneration
 
 
-def _to_dict(value: Any) -> Any:
-    return None if value is None else value.to_dict()
+# The summaries are what listings decode by the hundred: gc=False (they hold only
+# strings, datetimes and enum members, so they can never be part of a cycle) keeps
+# them out of the garbage collector's generations.
 
 
-@dataclass(frozen=True, slots=True)
-class BatchInferenceJobSummary:
+class BatchInferenceJobSummary(_Record, frozen=True, gc=False):
     """``BatchInferenceJobSummary``, one item of ``ListBatchInferenceJobs``."""
 
     batch_inference_job_arn: str
     job_name: str | None = None
-    status: JobStatus | str | None = None
+    status: str | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
     solution_version_arn: str | None = None
-    batch_inference_job_mode: BatchInferenceJobMode | str | None = None
+    batch_inference_job_mode: str | None = None  # a BatchInferenceJobMode member, likewise
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> BatchInferenceJobSummary:
-        # Spelled out rather than through _common_from_wire: listings decode many of
-        # these, and building and unpacking a dict for each costs a third more.
-        get = d.get
-        return cls(
-            batch_inference_job_arn=d["batchInferenceJobArn"],
-            job_name=get("jobName"),
-            status=_status(get("status")),
-            creation_date_time=_utc(get("creationDateTime")),
-            last_updated_date_time=_utc(get("lastUpdatedDateTime")),
-            failure_reason=get("failureReason"),
-            solution_version_arn=get("solutionVersionArn"),
-            batch_inference_job_mode=_mode(get("batchInferenceJobMode")),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The AWS-shaped dict (members that are ``None`` are left out)."""
-        return _drop_none(
-            {
-                "batchInferenceJobArn": self.batch_inference_job_arn,
-                **_common_to_wire(self),
-                "batchInferenceJobMode": _str(self.batch_inference_job_mode),
-            }
-        )
+    def __post_init__(self) -> None:
+        _normalise_job(self)
+        mode = self.batch_inference_job_mode
+        if mode is not None:
+            force_setattr(self, "batch_inference_job_mode", _MODES.get(mode, mode))
 
 
-@dataclass(frozen=True, slots=True)
-class BatchSegmentJobSummary:
+class BatchSegmentJobSummary(_Record, frozen=True, gc=False):
     """``BatchSegmentJobSummary``, one item of ``ListBatchSegmentJobs``."""
 
     batch_segment_job_arn: str
     job_name: str | None = None
-    status: JobStatus | str | None = None
+    status: str | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
     solution_version_arn: str | None = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> BatchSegmentJobSummary:
-        get = d.get  # spelled out, as in BatchInferenceJobSummary.from_wire
-        return cls(
-            batch_segment_job_arn=d["batchSegmentJobArn"],
-            job_name=get("jobName"),
-            status=_status(get("status")),
-            creation_date_time=_utc(get("creationDateTime")),
-            last_updated_date_time=_utc(get("lastUpdatedDateTime")),
-            failure_reason=get("failureReason"),
-            solution_version_arn=get("solutionVersionArn"),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The AWS-shaped dict (members that are ``None`` are left out)."""
-        return _drop_none(
-            {
-                "batchSegmentJobArn": self.batch_segment_job_arn,
-                **_common_to_wire(self),
-            }
-        )
+    def __post_init__(self) -> None:
+        _normalise_job(self)
 
 
-@dataclass(frozen=True, slots=True)
-class BatchInferenceJob:
+class BatchInferenceJob(_Record, frozen=True):
     """``BatchInferenceJob``, the full record ``DescribeBatchInferenceJob`` returns."""
 
     batch_inference_job_arn: str
     job_name: str | None = None
-    status: JobStatus | str | None = None
+    status: str | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
     solution_version_arn: str | None = None
-    batch_inference_job_mode: BatchInferenceJobMode | str | None = None
+    batch_inference_job_mode: str | None = None  # a BatchInferenceJobMode member, likewise
     filter_arn: str | None = None
     num_results: int | None = None
     job_input: JobInput | None = None
@@ -355,50 +305,19 @@ class BatchInferenceJob:
     role_arn: str | None = None
     theme_generation_config: ThemeGenerationConfig | None = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> BatchInferenceJob:
-        return cls(
-            batch_inference_job_arn=d["batchInferenceJobArn"],
-            **_common_from_wire(d),
-            batch_inference_job_mode=_mode(d.get("batchInferenceJobMode")),
-            filter_arn=d.get("filterArn"),
-            num_results=d.get("numResults"),
-            job_input=_optional(JobInput.from_wire, d.get("jobInput")),
-            job_output=_optional(JobOutput.from_wire, d.get("jobOutput")),
-            batch_inference_job_config=_optional(
-                BatchInferenceJobConfig.from_wire, d.get("batchInferenceJobConfig")
-            ),
-            role_arn=d.get("roleArn"),
-            theme_generation_config=_optional(
-                ThemeGenerationConfig.from_wire, d.get("themeGenerationConfig")
-            ),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The AWS-shaped dict (members that are ``None`` are left out)."""
-        return _drop_none(
-            {
-                "batchInferenceJobArn": self.batch_inference_job_arn,
-                **_common_to_wire(self),
-                "filterArn": self.filter_arn,
-                "numResults": self.num_results,
-                "jobInput": _to_dict(self.job_input),
-                "jobOutput": _to_dict(self.job_output),
-                "batchInferenceJobConfig": _to_dict(self.batch_inference_job_config),
-                "roleArn": self.role_arn,
-                "batchInferenceJobMode": _str(self.batch_inference_job_mode),
-                "themeGenerationConfig": _to_dict(self.theme_generation_config),
-            }
-        )
+    def __post_init__(self) -> None:
+        _normalise_job(self)
+        mode = self.batch_inference_job_mode
+        if mode is not None:
+            force_setattr(self, "batch_inference_job_mode", _MODES.get(mode, mode))
 
 
-@dataclass(frozen=True, slots=True)
-class BatchSegmentJob:
+class BatchSegmentJob(_Record, frozen=True):
     """``BatchSegmentJob``, the full record ``DescribeBatchSegmentJob`` returns."""
 
     batch_segment_job_arn: str
     job_name: str | None = None
-    status: JobStatus | str | None = None
+    status: str | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
@@ -409,36 +328,8 @@ class BatchSegmentJob:
     job_output: JobOutput | None = None
     role_arn: str | None = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> BatchSegmentJob:
-        return cls(
-            batch_segment_job_arn=d["batchSegmentJobArn"],
-            **_common_from_wire(d),
-            filter_arn=d.get("filterArn"),
-            num_results=d.get("numResults"),
-            job_input=_optional(JobInput.from_wire, d.get("jobInput")),
-            job_output=_optional(JobOutput.from_wire, d.get("jobOutput")),
-            role_arn=d.get("roleArn"),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The AWS-shaped dict (members that are ``None`` are left out)."""
-        return _drop_none(
-            {
-                "batchSegmentJobArn": self.batch_segment_job_arn,
-                **_common_to_wire(self),
-                "filterArn": self.filter_arn,
-                "numResults": self.num_results,
-                "jobInput": _to_dict(self.job_input),
-                "jobOutput": _to_dict(self.job_output),
-                "roleArn": self.role_arn,
-            }
-        )
-
-
-def _str(value: str | None) -> str | None:
-    # An enum member becomes its plain value, so to_dict() output is plain data.
-    return None if value is None else str.__str__(value)
+    def __post_init__(self) -> None:
+        _normalise_job(self)
 
 
 S = TypeVar("S")
@@ -455,34 +346,28 @@ class JobKind(Generic[S, F]):
 
     name: JobKindName
     list_operation: str
-    list_key: str
     describe_operation: str
-    describe_key: str
-    arn_member: str
-    decode_summary: Callable[[Mapping[str, Any]], S]
-    decode_full: Callable[[Mapping[str, Any]], F]
+    arn_member: str  # the describe call's request member
+    summary: type[S]
+    full: type[F]
 
 
 INFERENCE: JobKind[BatchInferenceJobSummary, BatchInferenceJob] = JobKind(
     name="inference",
     list_operation="ListBatchInferenceJobs",
-    list_key="batchInferenceJobs",
     describe_operation="DescribeBatchInferenceJob",
-    describe_key="batchInferenceJob",
     arn_member="batchInferenceJobArn",
-    decode_summary=BatchInferenceJobSummary.from_wire,
-    decode_full=BatchInferenceJob.from_wire,
+    summary=BatchInferenceJobSummary,
+    full=BatchInferenceJob,
 )
 
 SEGMENT: JobKind[BatchSegmentJobSummary, BatchSegmentJob] = JobKind(
     name="segment",
     list_operation="ListBatchSegmentJobs",
-    list_key="batchSegmentJobs",
     describe_operation="DescribeBatchSegmentJob",
-    describe_key="batchSegmentJob",
     arn_member="batchSegmentJobArn",
-    decode_summary=BatchSegmentJobSummary.from_wire,
-    decode_full=BatchSegmentJob.from_wire,
+    summary=BatchSegmentJobSummary,
+    full=BatchSegmentJob,
 )
 
 
@@ -491,15 +376,11 @@ class ResourceLevel:
     """One level of the account's tree above the jobs, and the call that lists it."""
 
     operation: str
-    list_key: str
-    arn_member: str
     parent_member: str | None  # the request member naming the parent, if any
 
 
-DATASET_GROUPS = ResourceLevel("ListDatasetGroups", "datasetGroups", "datasetGroupArn", None)
-SOLUTIONS = ResourceLevel("ListSolutions", "solutions", "solutionArn", "datasetGroupArn")
-SOLUTION_VERSIONS = ResourceLevel(
-    "ListSolutionVersions", "solutionVersions", "solutionVersionArn", "solutionArn"
-)
+DATASET_GROUPS = ResourceLevel("ListDatasetGroups", None)
+SOLUTIONS = ResourceLevel("ListSolutions", "datasetGroupArn")
+SOLUTION_VERSIONS = ResourceLevel("ListSolutionVersions", "solutionArn")
 
 KINDS: Mapping[str, JobKind[Any, Any]] = {kind.name: kind for kind in (INFERENCE, SEGMENT)}

@@ -3,17 +3,18 @@
 aiobotocore does everything between a request's parameters and its parsed response:
 the credential chain and refresh, SigV4 signing, endpoint resolution, retries (the
 retry mode and attempts configured in botocore's ``Config``), and error parsing. This
-module opens and closes that client, caps the requests in flight, decodes responses
-into our records, and maps botocore's exceptions to ours, once
-(:func:`_map_exception`), so that no botocore name leaves it.
+module opens and closes that client, caps the requests in flight, hands each 2xx
+response body to ``_wire`` to be decoded straight into our records (botocore's
+generic parser is left only the response metadata), and maps botocore's exceptions
+to ours, once (:func:`_map_exception`), so that no botocore name leaves it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -43,6 +44,7 @@ from ._exceptions import (
     TransportTimeoutError,
 )
 from ._models import JobKind, Page, ResourceLevel
+from ._wire import SHAPES, Described, Listed, Shape
 
 if TYPE_CHECKING:
     from aiobotocore.client import AioBaseClient
@@ -51,7 +53,6 @@ __all__ = ["Limits", "RetryMode", "Transport", "TransportOptions"]
 
 S = TypeVar("S")
 F = TypeVar("F")
-T = TypeVar("T")
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 
@@ -173,14 +174,14 @@ class Limits:
 
 
 class _Call:
-    """What the hooks below learn about the call in progress in this context."""
+    """The call in progress in this context: what the hooks below need, and learn."""
 
-    __slots__ = ("body", "limits", "responded")
+    __slots__ = ("decoded", "limits", "shape")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, shape: Shape[Any]) -> None:
         self.limits = limits
-        self.responded = False
-        self.body: dict[str, Any] | None = None  # a 2xx response's JSON object
+        self.shape = shape
+        self.decoded: Any = None  # a 2xx response, decoded by the shape
 
 
 # Set only while this module makes a call, so the hook below leaves alone the calls a
@@ -205,47 +206,54 @@ async def _before_send(**_: Any) -> None:
 
 
 def _take_body(response_dict: dict[str, Any], **_: Any) -> None:
-    """Take a 2xx response's JSON object for our own decoding, or refuse it.
+    """Decode a 2xx response's body straight into our records, or refuse it.
 
-    botocore's JSON parser walks the output shape member by member and parses each
-    timestamp through dateutil into local time: most of the CPU a page costs. Our
-    records are decoded from the JSON object directly (timestamps from epoch seconds,
-    straight to UTC), so botocore is handed an empty object, and parses only the
-    response metadata. Error responses are left to botocore's error parsing.
+    botocore's generic parser would walk the output shape member by member, parsing
+    each timestamp through dateutil into local time: most of the CPU a page costs.
+    The call's shape (``_wire``) decodes the body in one pass instead, and botocore
+    is handed an empty object, so it parses only the response metadata. Error
+    responses are left to botocore's error parsing.
 
-    A body that is not a JSON object is refused: botocore would parse an unparsable
-    body as ``{"message": body}`` and keep only the modelled members, so a truncated
-    page would pass for an empty last page and a listing would end short without a
-    word. Raising here (botocore lets a ``before-parse`` handler's exception
-    propagate) makes it a ``ResponseError``.
+    A body that does not decode is refused: left to botocore, an unparsable body
+    would become ``{"message": body}`` with only the modelled members kept, so a
+    truncated page would pass for an empty last page and a listing would end short
+    without a word. Raising here (botocore lets a ``before-parse`` handler's
+    exception propagate) makes it a ``ResponseError``.
     """
     call = _CALL.get()
     if call is None:
         return  # a call the owner of a wrapped client makes: left as it is
-    call.responded = True
     if response_dict.get("status_code", 500) >= 300:
         return
-    body = response_dict.get("body") or b"{}"
     try:
-        parsed = json.loads(body)
-    except ValueError as exc:
-        raise ResponseParserError(f"the response body is not JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise ResponseParserError(
-            f"the response body is JSON {type(parsed).__name__}, not an object"
-        )
-    call.body = parsed
+        call.decoded = call.shape.from_json(response_dict.get("body") or b"{}")
+    except (ValueError, OverflowError) as exc:  # msgspec's errors are ValueErrors
+        raise ResponseParserError(f"the response body does not decode: {exc}") from None
     response_dict["body"] = b"{}"
+
+
+# How many of our transports use each aiobotocore client's event emitter: the hooks are
+# registered by the first and removed by the last, so that two Clients wrapping the same
+# aiobotocore client do not take the hooks away from each other.
+_HOOKED: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 def _install_hooks(client: AioBaseClient) -> None:
     events = client.meta.events
-    events.register(f"before-parse.{SERVICE_NAME}", _take_body, unique_id=_HOOK_ID)
-    events.register(f"before-send.{SERVICE_NAME}", _before_send, unique_id=_SEND_HOOK_ID)
+    users = _HOOKED.get(events, 0)
+    if users == 0:
+        events.register(f"before-parse.{SERVICE_NAME}", _take_body, unique_id=_HOOK_ID)
+        events.register(f"before-send.{SERVICE_NAME}", _before_send, unique_id=_SEND_HOOK_ID)
+    _HOOKED[events] = users + 1
 
 
 def _remove_hooks(client: AioBaseClient) -> None:
     events = client.meta.events
+    users = _HOOKED.get(events, 0) - 1
+    if users > 0:
+        _HOOKED[events] = users
+        return
+    _HOOKED.pop(events, None)
     events.unregister(f"before-parse.{SERVICE_NAME}", _take_body, unique_id=_HOOK_ID)
     events.unregister(f"before-send.{SERVICE_NAME}", _before_send, unique_id=_SEND_HOOK_ID)
 
@@ -253,37 +261,22 @@ def _remove_hooks(client: AioBaseClient) -> None:
 async def _call(
     client: AioBaseClient, limits: Limits, operation: str, params: dict[str, Any]
 ) -> Any:
-    # The client's generated method for the operation (ListBatchInferenceJobs ->
-    # list_batch_inference_jobs), which runs botocore's whole request pipeline.
-    call = _Call(limits)
+    """One call of ``operation``: its response, decoded by the operation's shape."""
+    shape = SHAPES[operation]
+    call = _Call(limits, shape)
     limits.calls += 1
     reset = _CALL.set(call)
     try:
-        response = await getattr(client, xform_name(operation))(**params)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        if not call.responded:
-            raise  # not about a response: a bug, not to be disguised
-        # botocore's parser fails this way on well-formed JSON of the wrong shape.
-        raise ResponseParserError(
-            f"the response does not have the documented shape: {exc!r}"
-        ) from exc
+        # The client's generated method for the operation (ListBatchInferenceJobs ->
+        # list_batch_inference_jobs), which runs botocore's whole request pipeline.
+        await getattr(client, xform_name(operation))(**params)
     finally:
         _CALL.reset(reset)
-    # The JSON object itself, taken by _take_body (botocore parsed only its metadata).
-    return response if call.body is None else call.body
-
-
-@contextlib.contextmanager
-def _decoding(operation: str, solution_version_arn: str | None = None) -> Iterator[None]:
-    """A response that parsed but does not have the documented shape."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ResponseError(
-            f"the response does not have the documented shape: {exc!r}",
-            operation=operation,
-            solution_version_arn=solution_version_arn,
-        ) from exc
+    if call.decoded is None:  # pragma: no cover - only if someone removed our hook
+        # Never fall back to botocore's parse: it reads an unparsable body as an empty
+        # result, which would end a listing short without a word.
+        raise ResponseParserError("the response body was not decoded: our hook is gone")
+    return call.decoded  # decoded by _take_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,26 +404,19 @@ class Transport:
     async def _list(
         self,
         operation: str,
-        list_key: str,
-        decode: Callable[[Any], T],
         filters: Mapping[str, str],
         next_token: str | None,
         max_results: int,
         solution_version_arn: str | None = None,
-    ) -> tuple[tuple[T, ...], str | None]:
+    ) -> tuple[tuple[Any, ...], str | None]:
         """One page of a list call: its decoded items and its nextToken."""
         params: dict[str, Any] = {"maxResults": max_results, **filters}
         if next_token is not None:
             params["nextToken"] = next_token
         async with self._request(operation, solution_version_arn) as client:
-            response = await _call(client, self._limits, operation, params)
-        with _decoding(operation, solution_version_arn):
-            items = tuple(decode(item) for item in response.get(list_key) or ())
-            token = response.get("nextToken")
-            if token is not None and not isinstance(token, str):
-                raise TypeError(f"nextToken is {type(token).__name__}, not a string")
+            response: Listed[Any] = await _call(client, self._limits, operation, params)
         # An empty token is an end of listing too (botocore's paginator agrees).
-        return items, token or None
+        return response.items or (), response.next_token or None
 
     async def list_page(
         self,
@@ -444,13 +430,7 @@ class Transport:
             {} if solution_version_arn is None else {"solutionVersionArn": solution_version_arn}
         )
         items, token = await self._list(
-            kind.list_operation,
-            kind.list_key,
-            kind.decode_summary,
-            filters,
-            next_token,
-            max_results,
-            solution_version_arn,
+            kind.list_operation, filters, next_token, max_results, solution_version_arn
         )
         return Page(
             items=items,
@@ -473,22 +453,13 @@ class Transport:
             if level.parent_member is not None and parent_arn is not None
             else {}
         )
-        member = level.arn_member
-        items, token = await self._list(
-            level.operation,
-            level.list_key,
-            lambda item: str(item[member]),
-            filters,
-            next_token,
-            max_results,
-        )
-        return Page(items=items, next_token=token, region=self.region)
+        items, token = await self._list(level.operation, filters, next_token, max_results)
+        return Page(items=tuple(item.arn for item in items), next_token=token, region=self.region)
 
     async def describe(self, kind: JobKind[S, F], arn: str) -> F:
         """The full record from ``DescribeBatch*Job``."""
         async with self._request(kind.describe_operation) as client:
-            response = await _call(
+            response: Described[F] = await _call(
                 client, self._limits, kind.describe_operation, {kind.arn_member: arn}
             )
-        with _decoding(kind.describe_operation):
-            return kind.decode_full(response[kind.describe_key])
+        return response.job

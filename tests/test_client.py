@@ -37,6 +37,7 @@ from .peers import (
     Reply,
     connected,
     error,
+    inference_page,
     inference_pages,
     scripted_peer,
 )
@@ -227,6 +228,26 @@ async def test_wrap_leaves_the_callers_own_calls_as_botocore_makes_them() -> Non
         after = await theirs.list_batch_inference_jobs()
     assert "batchInferenceJobs" not in during
     assert "batchInferenceJobs" not in after
+
+
+async def test_two_wraps_of_one_client_keep_its_hooks_until_the_last_closes() -> None:
+    """Two Clients wrapping the same aiobotocore client share its hooks: once the first
+    closes, the second still lists (its bodies still decoded by its own hook), and once
+    both close the owner's calls are botocore's again."""
+    garbled = Reply(raw=b'{"batchInf')
+    async with (
+        scripted_peer([garbled, inference_page(0, 2, None)], responder=garbled) as peer,
+        aiobotocore_client("personalize", peer.endpoint_url) as theirs,
+    ):
+        async with Client.wrap(theirs) as second:
+            async with Client.wrap(theirs) as first:
+                with pytest.raises(ResponseError):
+                    await first.list_batch_inference_jobs(VERSION_ARN).collect()
+            jobs = await second.list_batch_inference_jobs(VERSION_ARN).collect()
+        after = await theirs.list_batch_inference_jobs()
+    assert [job.job_name for job in jobs] == ["job-0", "job-1"]
+    assert "batchInferenceJobs" not in after
+    assert peer.operations() == ["ListBatchInferenceJobs"] * 3
 
 
 async def test_wrap_refuses_a_client_of_another_service(peer: Peer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -54,7 +53,7 @@ def test_full_inference_job_round_trips_through_to_dict() -> None:
     assert job.job_input is not None
     assert job.job_input.s3_data_source.kms_key_arn is not None
     assert job.theme_generation_config is not None
-    assert job.theme_generation_config.item_name == "TITLE"
+    assert job.theme_generation_config.fields_for_theme_generation.item_name == "TITLE"
     assert job.to_dict() == FULL_INFERENCE
 
 
@@ -127,7 +126,7 @@ def test_enum_members_behave_as_their_strings() -> None:
 def test_records_are_frozen_slotted_and_hashable() -> None:
     """Records cannot be mutated, carry no __dict__, and full records hash despite their maps."""
     job = BatchInferenceJob.from_wire(FULL_INFERENCE)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         job.job_name = "other"  # type: ignore[misc]
     assert not hasattr(job, "__dict__")
     assert hash(job) == hash(BatchInferenceJob.from_wire(FULL_INFERENCE))
