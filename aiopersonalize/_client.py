@@ -28,7 +28,7 @@ from ._models import (
     Page,
     ResourceLevel,
 )
-from ._paging import Listing, TaskSet, inline_source, page_chain, prefetch_source
+from ._paging import Listing, TaskSet, hand_over, inline_source, page_chain, prefetch_source
 from ._transport import Limits, RetryMode, Transport, TransportOptions, check_service, pool_size
 
 if TYPE_CHECKING:
@@ -349,7 +349,7 @@ class Client:
         async def produce(send: MemoryObjectSendStream[Any]) -> None:
             async with contextlib.aclosing(pages()) as chain:
                 async for page in chain:
-                    await send.send(page)
+                    await hand_over(send, page)
 
         source = (
             inline_source(pages())

@@ -51,7 +51,7 @@ from ._models import (
     Page,
     ResourceLevel,
 )
-from ._paging import Listing, PageSource, TaskSet, page_chain, prefetch_source
+from ._paging import Listing, PageSource, TaskSet, hand_over, page_chain, prefetch_source
 
 __all__ = [
     "ChainKey",
@@ -356,7 +356,7 @@ class _Run:
         )
         completed = await self._follow(
             fetch,
-            self._send.send,
+            partial(hand_over, self._send),
             failure,
             starting_token=chain.starting_token,
             operation=kind.list_operation,

@@ -120,23 +120,22 @@ def _utc(value: datetime | float | int | str) -> datetime:
     raise TypeError(f"a timestamp cannot be {type(value).__name__}")
 
 
-def _set_utc(record: msgspec.Struct, name: str, value: Any) -> None:
-    """Normalise one timestamp field to an aware UTC datetime, in place.
-
-    Decoded records already have one (msgspec turns epoch seconds into UTC), so the
-    common case costs one type check and one identity check.
-    """
-    if value is not None and (type(value) is not datetime or value.tzinfo is not _UTC):
-        force_setattr(record, name, _utc(value))
-
-
 def _normalise_job(record: Any) -> None:
-    """The normal form every job record shares: enum members and UTC timestamps."""
+    """The normal form every job record shares: enum members and UTC timestamps.
+
+    Decoded records already have UTC timestamps (msgspec makes epoch seconds UTC), so
+    the common case costs a type and an identity check per timestamp. Spelled out,
+    without helper calls: listings run this for every record.
+    """
     status = record.status
     if status is not None:
         force_setattr(record, "status", _STATUSES.get(status, status))
-    _set_utc(record, "creation_date_time", record.creation_date_time)
-    _set_utc(record, "last_updated_date_time", record.last_updated_date_time)
+    created = record.creation_date_time
+    if created is not None and (type(created) is not datetime or created.tzinfo is not _UTC):
+        force_setattr(record, "creation_date_time", _utc(created))
+    updated = record.last_updated_date_time
+    if updated is not None and (type(updated) is not datetime or updated.tzinfo is not _UTC):
+        force_setattr(record, "last_updated_date_time", _utc(updated))
 
 
 def _to_builtin(value: object) -> object:

@@ -37,7 +37,15 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._exceptions import ClientClosedError, PaginationError, PersonalizeError, UsageError
 from ._models import Page
 
-__all__ = ["Listing", "PageSource", "TaskSet", "inline_source", "page_chain", "prefetch_source"]
+__all__ = [
+    "Listing",
+    "PageSource",
+    "TaskSet",
+    "hand_over",
+    "inline_source",
+    "page_chain",
+    "prefetch_source",
+]
 
 T = TypeVar("T")
 
@@ -91,6 +99,16 @@ async def page_chain(
                 solution_version_arn=solution_version_arn,
             )
         seen.add(digest)
+
+
+async def hand_over(send: MemoryObjectSendStream[T], item: T) -> None:
+    """Send ``item``, without a trip through the event loop when a receiver is waiting
+    or the buffer has room (anyio's ``send()`` yields once even then). Producers call
+    this between requests, which await soon enough."""
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
 
 
 class TaskSet:
@@ -215,7 +233,12 @@ class _PrefetchSource(Generic[T]):
     async def next_page(self) -> Page[T] | None:
         receive = self._receive or self._start()
         try:
-            item = await receive.receive()
+            try:
+                # A page already waiting is taken without a trip through the event
+                # loop (anyio's receive() yields once even then).
+                item = receive.receive_nowait()
+            except anyio.WouldBlock:
+                item = await receive.receive()
         except anyio.EndOfStream:
             # The producer ended without finishing: its task was cancelled.
             if self._tasks.closed:
@@ -299,7 +322,8 @@ class Listing(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
-        self._enter(_State.ITEMS)
+        if self._state is not _State.ITEMS:
+            self._enter(_State.ITEMS)
         while self._position >= len(self._items):
             page = await self._next_page()
             if page is None:

@@ -397,9 +397,18 @@ class Transport:
     ) -> AsyncIterator[AioBaseClient]:
         client = self._client
         assert client is not None, "Transport used before open()"
-        async with self._limits.concurrency:
+        limiter = self._limits.concurrency
+        try:
+            # A free slot is taken without a trip through the event loop (anyio's
+            # acquire() yields once even then): the request itself awaits soon enough.
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        try:
             with _mapped(operation, solution_version_arn):
                 yield client
+        finally:
+            limiter.release()
 
     async def _list(
         self,
