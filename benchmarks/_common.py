@@ -16,18 +16,42 @@ import gc
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 __all__ = [
+    "REGION",
+    "ClientOptions",
     "Contender",
     "Measurement",
     "Row",
     "Samples",
+    "client_options",
     "interleave",
     "log",
     "median",
     "paired_ratios",
 ]
+
+
+REGION = "us-east-1"
+
+
+class ClientOptions(TypedDict):
+    region_name: str
+    endpoint_url: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+def client_options(endpoint_url: str) -> ClientOptions:
+    """What every benchmark client is created with: the emulator's endpoint, one region,
+    and dummy credentials (the emulator accepts any)."""
+    return {
+        "region_name": REGION,
+        "endpoint_url": endpoint_url,
+        "aws_access_key_id": "benchmark",
+        "aws_secret_access_key": "benchmark",
+    }
 
 
 @dataclass(frozen=True, slots=True)

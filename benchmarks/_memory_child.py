@@ -11,7 +11,7 @@ runs have grown its heap). The configuration comes as one JSON object on stdin:
   paginator in ``concurrency`` tasks feeding one unbounded stream of pages) or
   ``"floor"`` (a client opened and one job listed: what every contender has before it
   lists anything);
-- ``endpoint_url``, ``region``, and ``arns``: the solution versions to list;
+- ``endpoint_url``, and ``arns``: the solution versions to list;
 - ``concurrency`` and ``page_size``;
 - ``every`` and ``sleep``: the slow consumer does ``await anyio.sleep(sleep)`` after
   every ``every`` jobs.
@@ -53,12 +53,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from _common import client_options
 from aiobotocore.session import get_session
 from anyio.abc import ObjectSendStream
 
 import aiopersonalize
-
-ACCESS_KEY_ID, SECRET_ACCESS_KEY = "benchmark", "benchmark"  # dummies; any are accepted
 
 Result = dict[str, float]
 
@@ -69,7 +68,6 @@ class Config:
 
     contender: str
     endpoint_url: str
-    region: str
     arns: tuple[str, ...]
     concurrency: int
     page_size: int
@@ -82,7 +80,6 @@ class Config:
         return cls(
             contender=str(raw["contender"]),
             endpoint_url=str(raw["endpoint_url"]),
-            region=str(raw["region"]),
             arns=tuple(str(arn) for arn in raw["arns"]),
             concurrency=int(raw["concurrency"]),
             page_size=int(raw["page_size"]),
@@ -169,22 +166,11 @@ class SlowConsumer:
 
 
 def _aiobotocore_client(config: Config) -> Any:
-    return get_session().create_client(
-        "personalize",
-        region_name=config.region,
-        endpoint_url=config.endpoint_url,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-    )
+    return get_session().create_client("personalize", **client_options(config.endpoint_url))
 
 
 def _our_client(config: Config) -> aiopersonalize.Client:
-    return aiopersonalize.Client(
-        region_name=config.region,
-        endpoint_url=config.endpoint_url,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-    )
+    return aiopersonalize.Client(**client_options(config.endpoint_url))
 
 
 async def _ours(config: Config, consumer: SlowConsumer, memory: Memory) -> Result:

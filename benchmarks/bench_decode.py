@@ -49,7 +49,17 @@ from typing import Any
 import anyio
 import boto3  # type: ignore[import-untyped]
 import psutil  # type: ignore[import-untyped]
-from _common import Contender, Measurement, Row, Samples, interleave, log, median, paired_ratios
+from _common import (
+    Contender,
+    Measurement,
+    Row,
+    Samples,
+    client_options,
+    interleave,
+    log,
+    median,
+    paired_ratios,
+)
 from aiobotocore.session import get_session
 
 import aiopersonalize
@@ -67,8 +77,6 @@ DESCRIPTION = (
 PAGE_SIZE = 100
 JOBS = 20_000  # 200 full pages, and no empty 201st
 PAGES = JOBS // PAGE_SIZE
-REGION = "us-east-1"
-ACCESS_KEY_ID, SECRET_ACCESS_KEY = "benchmark", "benchmark"  # dummies; any are accepted
 OPERATION = "ListBatchInferenceJobs"
 
 LIMIT = 0.3  # the acceptance: CPU per item, ours / the stock paginator
@@ -170,25 +178,13 @@ async def run(quick: bool) -> list[Row]:
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url
-        credentials = {
-            "region_name": REGION,
-            "endpoint_url": endpoint,
-            "aws_access_key_id": ACCESS_KEY_ID,
-            "aws_secret_access_key": SECRET_ACCESS_KEY,
-        }
+        credentials = client_options(endpoint)
         stock = await stack.enter_async_context(
             get_session().create_client("personalize", **credentials)
         )
         threaded = boto3.session.Session().client("personalize", **credentials)
         stack.callback(threaded.close)
-        ours = await stack.enter_async_context(
-            aiopersonalize.Client(
-                region_name=REGION,
-                endpoint_url=endpoint,
-                aws_access_key_id=ACCESS_KEY_ID,
-                aws_secret_access_key=SECRET_ACCESS_KEY,
-            )
-        )
+        ours = await stack.enter_async_context(aiopersonalize.Client(**client_options(endpoint)))
         versions = (await stock.list_solution_versions())["solutionVersions"]
         if len(versions) != 1:
             raise RuntimeError(f"expected one solution version, the emulator has {len(versions)}")

@@ -63,7 +63,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from _common import Contender, Measurement, Row, Samples, interleave, log, median, paired_ratios
+from _common import (
+    Contender,
+    Measurement,
+    Row,
+    Samples,
+    client_options,
+    interleave,
+    log,
+    median,
+    paired_ratios,
+)
 from aiobotocore.session import get_session
 
 import aiopersonalize
@@ -93,8 +103,6 @@ VERSIONS = INVENTORY.solution_versions  # 1,000: 1,000,000 jobs
 SMALL_VERSIONS = VERSIONS // 10  # 100: 100,000 jobs
 JOBS_PER_VERSION = INVENTORY.inference_jobs_per_version
 PAGES_PER_VERSION = -(-JOBS_PER_VERSION // PAGE_SIZE)
-REGION = "us-east-1"
-ACCESS_KEY_ID, SECRET_ACCESS_KEY = "benchmark", "benchmark"  # dummies; any are accepted
 OPERATION = "ListBatchInferenceJobs"
 
 # The slow consumer: this long asleep after every EVERY jobs (one page's worth).
@@ -165,7 +173,6 @@ async def _child(run: Run, endpoint: str, arns: list[str]) -> dict[str, Any]:
     config = {
         "contender": run.contender,
         "endpoint_url": endpoint,
-        "region": REGION,
         "arns": arns[: run.versions],
         "concurrency": CONCURRENCY,
         "page_size": PAGE_SIZE,
@@ -239,13 +246,7 @@ async def run(quick: bool) -> list[Row]:
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url
         arns: list[str] = []
-        async with get_session().create_client(
-            "personalize",
-            region_name=REGION,
-            endpoint_url=endpoint,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-        ) as stock:
+        async with get_session().create_client("personalize", **client_options(endpoint)) as stock:
             async for page in stock.get_paginator("list_solution_versions").paginate():
                 arns.extend(version["solutionVersionArn"] for version in page["solutionVersions"])
         if len(arns) != VERSIONS:

@@ -40,7 +40,17 @@ from typing import Any
 import anyio
 import boto3  # type: ignore[import-untyped]
 import psutil  # type: ignore[import-untyped]
-from _common import Contender, Measurement, Row, Samples, interleave, log, median, paired_ratios
+from _common import (
+    Contender,
+    Measurement,
+    Row,
+    Samples,
+    client_options,
+    interleave,
+    log,
+    median,
+    paired_ratios,
+)
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.config import Config
@@ -71,8 +81,6 @@ JOBS_PER_VERSION = INVENTORY.inference_jobs_per_version
 PAGES_PER_VERSION = -(-JOBS_PER_VERSION // PAGE_SIZE)
 JOBS = VERSIONS * JOBS_PER_VERSION
 REQUESTS = VERSIONS * PAGES_PER_VERSION
-REGION = "us-east-1"
-ACCESS_KEY_ID, SECRET_ACCESS_KEY = "benchmark", "benchmark"  # dummies; any are accepted
 OPERATION = "ListBatchInferenceJobs"
 
 IDEAL_WALL = REQUESTS * LATENCY / CONCURRENCY  # 1.8 s
@@ -195,12 +203,7 @@ async def run(quick: bool) -> list[Row]:
         stack.callback(executor.shutdown)
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url
-        credentials = {
-            "region_name": REGION,
-            "endpoint_url": endpoint,
-            "aws_access_key_id": ACCESS_KEY_ID,
-            "aws_secret_access_key": SECRET_ACCESS_KEY,
-        }
+        credentials = client_options(endpoint)
         stock = await stack.enter_async_context(
             get_session().create_client("personalize", **credentials)
         )
@@ -213,14 +216,7 @@ async def run(quick: bool) -> list[Row]:
                 "personalize", config=AioConfig(max_pool_connections=CONCURRENCY), **credentials
             )
         )
-        ours = await stack.enter_async_context(
-            aiopersonalize.Client(
-                region_name=REGION,
-                endpoint_url=endpoint,
-                aws_access_key_id=ACCESS_KEY_ID,
-                aws_secret_access_key=SECRET_ACCESS_KEY,
-            )
-        )
+        ours = await stack.enter_async_context(aiopersonalize.Client(**client_options(endpoint)))
 
         arns: list[str] = []
         async for page in stock.get_paginator("list_solution_versions").paginate():

@@ -30,7 +30,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from _common import Contender, Measurement, Row, Samples, interleave, log, median, paired_ratios
+from _common import (
+    Contender,
+    Measurement,
+    Row,
+    Samples,
+    client_options,
+    interleave,
+    log,
+    median,
+    paired_ratios,
+)
 from aiobotocore.session import get_session
 
 import aiopersonalize
@@ -49,8 +59,6 @@ WORK = 0.08  # seconds of (I/O-bound) consumer work per page
 PAGE_SIZE = 100
 JOBS = 1150  # 11 full pages and one of 50: no empty 13th page
 PAGES = -(-JOBS // PAGE_SIZE)
-REGION = "us-east-1"
-ACCESS_KEY_ID, SECRET_ACCESS_KEY = "benchmark", "benchmark"  # dummies; any are accepted
 OPERATION = "ListBatchInferenceJobs"
 
 LIMIT = 0.6  # the acceptance
@@ -117,22 +125,9 @@ async def run(quick: bool) -> list[Row]:
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url
         stock = await stack.enter_async_context(
-            get_session().create_client(
-                "personalize",
-                region_name=REGION,
-                endpoint_url=endpoint,
-                aws_access_key_id=ACCESS_KEY_ID,
-                aws_secret_access_key=SECRET_ACCESS_KEY,
-            )
+            get_session().create_client("personalize", **client_options(endpoint))
         )
-        ours = await stack.enter_async_context(
-            aiopersonalize.Client(
-                region_name=REGION,
-                endpoint_url=endpoint,
-                aws_access_key_id=ACCESS_KEY_ID,
-                aws_secret_access_key=SECRET_ACCESS_KEY,
-            )
-        )
+        ours = await stack.enter_async_context(aiopersonalize.Client(**client_options(endpoint)))
         versions = (await stock.list_solution_versions())["solutionVersions"]
         if len(versions) != 1:
             raise RuntimeError(f"expected one solution version, the emulator has {len(versions)}")

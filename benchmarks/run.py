@@ -170,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("ours, peer: medians over the repetitions. ratio: ours/peer, the median of the")
     print("per-repetition ratios (spread: their min-max). limit: the acceptance. ideal: the")
-    print("ratio if only the injected latency and the simulated work took time.")
+    print("ratio if only the injected latency and the simulated work took time (memory: if")
+    print("the listing took no memory beyond a process that opened a client).")
     missed = [row for row in rows if row.passed is False]
     verdict = "ok" if not missed and not failed else "FAILED"
     details = [f"{len(missed)} limit(s) missed"] if missed else []
