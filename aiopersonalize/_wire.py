@@ -35,7 +35,6 @@ from ._models import (
 
 __all__ = ["SHAPES", "Described", "Listed", "Shape"]
 
-T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
 
