@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import pytest
 from aiobotocore.session import get_session
+from botocore import xform_name
 from botocore.model import Shape
 from botocore.session import get_session as get_botocore_session
 from hypothesis import HealthCheck, given, settings
@@ -103,10 +104,6 @@ SEGMENT = Kind(
 KINDS = {"inference": INFERENCE, "segment": SEGMENT}
 
 
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
-
-
 def assert_identical(fast: Sequence[Any], generic: Sequence[Any]) -> None:
     """Field for field: equal, with the same types (enum members, UTC time zones)."""
     assert fast == generic
@@ -149,7 +146,7 @@ async def test_every_listed_job_of_the_emulator_is_identical_both_ways(
     on the fast path as botocore's parser plus from_wire gives, page for page."""
     spec = KINDS[kind]
     boto = await stock(emulator.endpoint_url)
-    paginator = boto.get_paginator(_snake(spec.list_operation))
+    paginator = boto.get_paginator(xform_name(spec.list_operation))
     generic = [
         [spec.summary.from_wire(item) for item in page[spec.list_key]]
         async for page in paginator.paginate(PaginationConfig={"PageSize": 100})
@@ -175,13 +172,13 @@ async def test_described_jobs_of_the_emulator_are_identical_both_ways(
     parser plus from_wire, nested members, maps and theme configuration included."""
     spec = KINDS[kind]
     boto = await stock(emulator.endpoint_url)
-    listed = await getattr(boto, _snake(spec.list_operation))(maxResults=40)
+    listed = await getattr(boto, xform_name(spec.list_operation))(maxResults=40)
     arns = [item[spec.arn_member] for item in listed[spec.list_key]]
     async with Client(endpoint_url=emulator.endpoint_url) as client:
         fast = [await spec.ours_describe(client)(arn) for arn in arns]
     generic = [
         spec.full.from_wire(
-            (await getattr(boto, _snake(spec.describe_operation))(**{spec.arn_member: arn}))[
+            (await getattr(boto, xform_name(spec.describe_operation))(**{spec.arn_member: arn}))[
                 spec.describe_key
             ]
         )
@@ -315,7 +312,7 @@ async def test_generated_list_responses_decode_identically_both_ways(
     spec, body = case
     peer, client, boto = served
     peer.body = body
-    parsed = await getattr(boto, _snake(spec.list_operation))(maxResults=100)
+    parsed = await getattr(boto, xform_name(spec.list_operation))(maxResults=100)
     generic = [spec.summary.from_wire(item) for item in parsed.get(spec.list_key, [])]
     listing = spec.ours_list(client)(page_size=100, prefetch=0)
     async with listing:
@@ -335,7 +332,7 @@ async def test_generated_describe_responses_decode_identically_both_ways(
     peer, client, boto = served
     peer.body = body
     arn = "arn:aws:personalize:us-east-1:123456789012:batch-job/j"
-    parsed = await getattr(boto, _snake(spec.describe_operation))(**{spec.arn_member: arn})
+    parsed = await getattr(boto, xform_name(spec.describe_operation))(**{spec.arn_member: arn})
     generic = spec.full.from_wire(parsed[spec.describe_key])
     fast = await spec.ours_describe(client)(arn)
     assert_identical([fast], [generic])
