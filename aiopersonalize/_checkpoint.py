@@ -1,21 +1,44 @@
 """The checkpoint journal of ``aiopersonalize crawl --checkpoint FILE``.
 
 A crawl writes its output page by page; the journal says how far that output is good.
-It is an append-only JSON Lines file:
+It is an append-only JSON Lines file (format 2):
 
 - line 1, the header: the format version and the crawl's parameters that determine its
   output. It is written to a temporary file and renamed into place, so a journal never
   exists without a whole header.
 - then one entry per page, appended after the page was written to the output and the
   output flushed: the page's chain ``(region, kind, version)``, the token after it
-  (``null`` once the chain is complete) and the output's length after it.
+  (``null`` once the chain is complete), the output's length after it (``offset``) and
+  the CRC-32 of the output's bytes up to that length (``output_crc``, running over
+  every byte the crawl writes).
+- every line carries ``crc``: the CRC-32 of the line's canonical encoding without it
+  (sorted keys, no spaces, ASCII), continued from the previous line's ``crc``. A line
+  must be exactly that encoding; so a changed byte, or a line removed, repeated, moved
+  or brought from another journal, breaks the chain there.
 
-Resuming reads the journal, ignores a torn last line (the process died while appending
-it), keeps the last entry of each chain, and truncates the output to the last entry's
-offset: a page written but not journaled is dropped, then fetched again. So a crawl
-killed at any instant (even ``kill -9``) and resumed writes every job exactly once.
-If the output is shorter than an entry says (its bytes never reached the disk: a power
-cut between the two flushes), that entry and those after it are dropped as well.
+Resuming (:func:`recover`) reads the journal and ignores a torn last line (the process
+died while appending it): every other line must be whole and valid (checksum, types,
+a kind the crawl lists, a region name, a solution version ARN, a token as the API
+takes it, offsets that never go back), or the checkpoint is refused as damaged, naming
+the line. It then reads the output once, computing its CRC at each entry's offset, and
+keeps the entries up to the first whose offset is past the output's end or whose CRC
+does not match: those bytes never reached the disk, or came back as other bytes (a
+power cut: between syncs, the system may write the journal before the output). The
+entries dropped are fetched again. If the output is not empty yet no entry describing
+output bytes matches it, it is not the output the journal describes (replaced,
+edited, another crawl's) and the checkpoint is refused. Nothing is changed by a
+refusal.
+
+Otherwise the output is truncated to the last entry kept (a page written but not
+journaled is dropped, then fetched again), the journal is cut back to that entry and
+goes on from its checksums, and each chain resumes after its last token. So a crawl
+killed at any instant (even ``kill -9``) and resumed writes every job exactly once;
+after a power cut it resumes from what both files still hold; and a damaged
+checkpoint or a replaced output stops the resume rather than giving a wrong output.
+
+Limits: CRC-32 detects accidents (flipped bits, a torn, zeroed or shuffled file), not
+deliberate forgery. With no entry journaled yet there is nothing to check the output
+against: its bytes are taken for a page not yet journaled, and dropped.
 """
 
 from __future__ import annotations
@@ -23,10 +46,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from . import _validation
+from ._exceptions import ParamValidationError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -37,11 +64,14 @@ __all__ = [
     "recover",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAGIC = "aiopersonalize-checkpoint"
 # How often the output and the journal are forced to disk while a crawl runs; a crash
 # of the machine loses at most this much work (a killed process loses nothing).
 _SYNC_INTERVAL = 2.0
+_CHUNK = 1 << 20  # the output is read this much at a time to check it
+_CRC_LIMIT = 1 << 32
+_START_OVER = "delete the checkpoint and rerun the command to start over"
 
 ChainKey = tuple[str, str, str]
 """A chain of pages: ``(region, kind, solution_version_arn)``."""
@@ -49,7 +79,8 @@ ChainKey = tuple[str, str, str]
 
 class CheckpointError(Exception):
     """The checkpoint cannot be used for this crawl: not a checkpoint, made by a
-    different crawl, damaged, or its output file is gone."""
+    different crawl or version of aiopersonalize, damaged, or its output file is gone
+    or is not the output it describes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,36 +88,101 @@ class Recovered:
     """Where an interrupted crawl stands, as its journal and output say.
 
     ``positions`` maps each chain journaled so far to the token to resume it after, or
-    ``None`` when it is complete; ``offset`` is how many bytes of the output to keep;
-    ``journal_length`` how many bytes of the journal are whole, consistent entries.
+    ``None`` when it is complete; ``offset`` is how many bytes of the output to keep and
+    ``output_crc`` their CRC-32; ``journal_length`` how many bytes of the journal are
+    the entries kept, and ``journal_crc`` the checksum of the last of its lines.
     """
 
     positions: Mapping[ChainKey, str | None]
     offset: int
     journal_length: int
+    output_crc: int
+    journal_crc: int
 
 
-def _encode(obj: Mapping[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode() + b"\n"
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: ChainKey
+    token: str | None
+    offset: int
+    output_crc: int
+    length: int  # of its line, newline included
+    crc: int  # of its line
 
 
-def _header(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {_MAGIC: FORMAT_VERSION, "params": dict(params)}
+def _canonical(obj: Mapping[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode()
 
 
-def _check_header(line: bytes, params: Mapping[str, Any]) -> None:
-    """Refuse a journal that is not ours, or that another crawl wrote."""
+def _line(obj: Mapping[str, Any], previous: int) -> tuple[bytes, int]:
+    """The journal line of ``obj`` after a line whose checksum is ``previous``, and its
+    own checksum."""
+    crc = zlib.crc32(_canonical(obj), previous)
+    return _canonical({**obj, "crc": crc}) + b"\n", crc
+
+
+def _unchecked(line: bytes) -> dict[str, Any]:
+    """A line's JSON object, checksum not verified.
+
+    :raises ValueError: not a JSON object.
+    """
     try:
-        header = json.loads(line)
+        obj = json.loads(line)
+    except RecursionError as exc:
+        raise ValueError("not JSON") from exc
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+def _checked(line: bytes, previous: int) -> tuple[dict[str, Any], int]:
+    """A line's object (its checksum removed) and its checksum, which must continue
+    from ``previous``.
+
+    :raises ValueError: not JSON, not in canonical form, or the checksum does not match.
+    """
+    obj = _unchecked(line)
+    crc = obj.pop("crc", None)
+    if isinstance(crc, bool) or not isinstance(crc, int) or not 0 <= crc < _CRC_LIMIT:
+        raise ValueError("no checksum")
+    if _line(obj, previous) != (line + b"\n", crc):
+        raise ValueError("checksum mismatch")
+    return obj, crc
+
+
+def _damaged(number: int, reason: str) -> CheckpointError:
+    return CheckpointError(f"the checkpoint is damaged at line {number} ({reason}); {_START_OVER}")
+
+
+def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
+    """Refuse a journal that is not ours, of another format, damaged, or that another
+    crawl wrote; the header's checksum otherwise."""
+    try:
+        header = _unchecked(line)
     except ValueError:
-        header = None
-    if not isinstance(header, dict) or _MAGIC not in header:
+        header = {}
+    if _MAGIC not in header:
+        if _MAGIC.encode() in line:
+            raise _damaged(1, "the header is not valid")
         raise CheckpointError("not an aiopersonalize checkpoint")
-    if header[_MAGIC] != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint format {header[_MAGIC]!r} is not supported")
+    version = header[_MAGIC]
+    if version == 1:
+        raise CheckpointError(
+            "the checkpoint is in format 1, written by aiopersonalize before 1.0, which "
+            f"cannot be resumed; {_START_OVER}"
+        )
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint format {version!r} is not supported (this aiopersonalize writes "
+            f"format {FORMAT_VERSION})"
+        )
+    try:
+        header, crc = _checked(line, 0)
+    except ValueError as exc:
+        raise _damaged(1, f"the header: {exc}") from None
     theirs = header.get("params")
-    if not isinstance(theirs, dict):
-        raise CheckpointError("the checkpoint's header is damaged")
+    if not isinstance(theirs, dict) or set(header) != {_MAGIC, "params"}:
+        raise _damaged(1, "the header has no parameters")
     params = json.loads(json.dumps(params))  # as read back: tuples become lists
     # Names only: values may be long, and an endpoint URL may carry secrets.
     differing = sorted(k for k in set(theirs) | set(params) if theirs.get(k) != params.get(k))
@@ -94,92 +190,169 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> None:
         raise CheckpointError(
             f"the checkpoint was made by a different crawl ({', '.join(differing)} differ)"
         )
+    return crc
 
 
-def _entry(line: bytes) -> tuple[ChainKey, str | None, int]:
-    """One journal entry: its chain, token and offset."""
-    entry = json.loads(line)
-    key = (entry["region"], entry["kind"], entry["version"])
-    token, offset = entry["token"], entry["offset"]
-    if not all(isinstance(part, str) for part in key):
-        raise ValueError("chain names must be strings")
-    if not (token is None or isinstance(token, str)):
-        raise ValueError("a token must be a string or null")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValueError("an offset must be a non-negative integer")
-    return key, token, offset
+_ENTRY_MEMBERS = frozenset({"region", "kind", "version", "token", "offset", "output_crc"})
 
 
-def recover(journal: Path, output: Path, params: Mapping[str, Any]) -> Recovered | None:
-    """Read the journal of an interrupted crawl with these ``params``.
+def _is_count(value: object, limit: int | None = None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return False
+    return limit is None or value < limit
+
+
+def _entry(line: bytes, previous: int, kinds: Collection[str]) -> _Entry:
+    """One journal entry, checked: its checksum, then its members' meaning.
+
+    :raises ValueError: it is not a whole, valid entry.
+    """
+    entry, crc = _checked(line, previous)
+    if set(entry) != _ENTRY_MEMBERS:
+        raise ValueError("not an entry")
+    region, kind, version = entry["region"], entry["kind"], entry["version"]
+    token, offset, output_crc = entry["token"], entry["offset"], entry["output_crc"]
+    if not _is_count(offset) or not _is_count(output_crc, _CRC_LIMIT):
+        raise ValueError("offset or output_crc out of range")
+    if kind not in kinds:
+        raise ValueError(f"a job kind this crawl does not list: {kind!r}")
+    try:
+        _validation.region("region", region)
+        _validation.arn("version", version)
+        _validation.next_token("token", token)
+    except ParamValidationError as exc:
+        raise ValueError(str(exc)) from None
+    return _Entry((region, kind, version), token, offset, output_crc, len(line) + 1, crc)
+
+
+def _entries(body: bytes, previous: int, kinds: Collection[str]) -> list[_Entry]:
+    """The whole entries after the header; the piece after the last newline is empty,
+    or a line torn by a crash, and is ignored.
+
+    :raises CheckpointError: a whole line is not a valid entry.
+    """
+    entries: list[_Entry] = []
+    offset = output_crc = 0  # the output before the first page: empty
+    *lines, _torn = body.split(b"\n")
+    for number, line in enumerate(lines, start=2):
+        try:
+            entry = _entry(line, previous, kinds)
+        except ValueError as exc:
+            raise _damaged(number, str(exc)) from None
+        if entry.offset < offset:
+            raise _damaged(number, "the output offset goes back")
+        if entry.offset == offset and entry.output_crc != output_crc:
+            raise _damaged(number, "another checksum for the same output")
+        entries.append(entry)
+        previous, offset, output_crc = entry.crc, entry.offset, entry.output_crc
+    return entries
+
+
+def _verified(entries: list[_Entry], output: Path) -> int:
+    """How many entries the output bears out: the entries before the first whose offset
+    is past the output's end or whose CRC is not that of the output up to there.
+
+    :raises CheckpointError: not one entry's page bytes match, and the output is not
+        empty: it is not the output the journal describes.
+    """
+    kept = crc = position = 0
+    with output.open("rb") as file:
+        for entry in entries:
+            while position < entry.offset:
+                chunk = file.read(min(_CHUNK, entry.offset - position))
+                if not chunk:
+                    break
+                crc = zlib.crc32(chunk, crc)
+                position += len(chunk)
+            if position != entry.offset or crc != entry.output_crc:
+                break
+            kept += 1
+        empty = file.seek(0, os.SEEK_END) == 0
+    # Entries at offset 0 (empty pages) hold nothing to compare; an empty output means
+    # that no page reached the disk, which is no sign of another output.
+    described = any(entry.offset for entry in entries)
+    if described and not any(entry.offset for entry in entries[:kept]) and not empty:
+        raise CheckpointError(
+            f"the output file {output} does not match its checkpoint (replaced, edited, "
+            f"or another crawl's); restore it, or {_START_OVER}"
+        )
+    return kept
+
+
+def recover(
+    journal: Path, output: Path, params: Mapping[str, Any], *, kinds: Collection[str]
+) -> Recovered | None:
+    """Read the journal of an interrupted crawl with these ``params``, listing these
+    job ``kinds``, and check its output against it.
 
     Returns ``None`` when there is no journal (a fresh crawl).
 
-    :raises CheckpointError: the journal is not ours, another crawl's or damaged, or
-        the output it describes is missing.
+    :raises CheckpointError: the journal is not ours, another crawl's, of another
+        format or damaged, or the output it describes is missing or another.
     """
     try:
         data = journal.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a directory, no permission: not a checkpoint we can use
+        raise CheckpointError(f"cannot read the checkpoint {journal}: {exc.strerror}") from exc
     header, newline, body = data.partition(b"\n")
     if not newline:
+        if _MAGIC.encode() in header:
+            raise _damaged(1, "the header is torn")
         raise CheckpointError("not an aiopersonalize checkpoint")
-    _check_header(header, params)
+    crc = _check_header(header, params)
+    entries = _entries(body, crc, kinds)
     if not output.is_file():
         raise CheckpointError(f"the checkpoint's output file {output} is missing")
-    return _replay(body, len(header) + 1, output.stat().st_size)
-
-
-def _replay(body: bytes, start: int, output_size: int) -> Recovered:
-    """The entries after the header, up to a torn line or one past the output's end."""
+    kept = entries[: _verified(entries, output)]
     positions: dict[ChainKey, str | None] = {}
-    offset = 0
-    length = start
-    lines = body.split(b"\n")
-    # The piece after the last newline is empty, or a line torn by the crash.
-    for number, line in enumerate(lines[:-1], start=2):
-        try:
-            key, token, entry_offset = _entry(line)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"the checkpoint is damaged at line {number}") from exc
-        if entry_offset < offset:
-            raise CheckpointError(f"the checkpoint is damaged at line {number}")
-        if entry_offset > output_size:
-            break
-        positions[key] = token
-        offset = entry_offset
-        length += len(line) + 1
-    return Recovered(positions=positions, offset=offset, journal_length=length)
+    for entry in kept:
+        positions[entry.key] = entry.token
+    last = kept[-1] if kept else None
+    return Recovered(
+        positions=positions,
+        offset=last.offset if last else 0,
+        journal_length=len(header) + 1 + sum(entry.length for entry in kept),
+        output_crc=last.output_crc if last else 0,
+        journal_crc=last.crc if last else crc,
+    )
 
 
 class Journal:
     """The open journal of a running crawl; :meth:`record` appends one page's entry."""
 
-    def __init__(self, file: BinaryIO, output: BinaryIO) -> None:
+    def __init__(
+        self, file: BinaryIO, output: BinaryIO, *, offset: int, output_crc: int, crc: int
+    ) -> None:
         self._file = file
         self._output = output
+        self._offset = offset
+        self._output_crc = output_crc
+        self._crc = crc
         self._synced_at = time.monotonic()
 
     @classmethod
     def create(cls, path: Path, params: Mapping[str, Any], output: BinaryIO) -> Journal:
         """A new journal holding just the header, which reaches the disk whole or not
-        at all (written aside, synced, then renamed into place)."""
+        at all (written aside, synced, then renamed into place); ``output`` is empty."""
+        header, crc = _line({_MAGIC: FORMAT_VERSION, "params": dict(params)}, 0)
         partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with partial.open("wb") as file:
-                file.write(_encode(_header(params)))
+                file.write(header)
                 file.flush()
                 os.fsync(file.fileno())
             partial.replace(path)
         finally:
             partial.unlink(missing_ok=True)
-        return cls(path.open("ab"), output)
+        return cls(path.open("ab"), output, offset=0, output_crc=0, crc=crc)
 
     @classmethod
     def reopen(cls, path: Path, recovered: Recovered, output: BinaryIO) -> Journal:
-        """The journal of ``recovered``, cut back to its whole, consistent entries
-        (so that the next entry does not land after a torn line)."""
+        """The journal of ``recovered``, cut back to the entries kept (so that the next
+        entry does not land after a torn or dropped line); ``output`` is the output cut
+        back to ``recovered.offset``."""
         file = path.open("r+b")
         try:
             file.truncate(recovered.journal_length)
@@ -187,13 +360,30 @@ class Journal:
         except BaseException:
             file.close()
             raise
-        return cls(file, output)
+        return cls(
+            file,
+            output,
+            offset=recovered.offset,
+            output_crc=recovered.output_crc,
+            crc=recovered.journal_crc,
+        )
 
-    def record(self, key: ChainKey, token: str | None, offset: int) -> None:
-        """Journal a page of ``key`` already written (and flushed) to the output."""
+    def record(self, key: ChainKey, token: str | None, data: bytes) -> None:
+        """Journal a page of ``key`` whose bytes, ``data``, were just written (and
+        flushed) to the output after everything journaled before."""
+        self._offset += len(data)
+        self._output_crc = zlib.crc32(data, self._output_crc)
         region, kind, version = key
-        entry = {"region": region, "kind": kind, "version": version}
-        self._file.write(_encode({**entry, "token": token, "offset": offset}))
+        entry = {
+            "region": region,
+            "kind": kind,
+            "version": version,
+            "token": token,
+            "offset": self._offset,
+            "output_crc": self._output_crc,
+        }
+        line, self._crc = _line(entry, self._crc)
+        self._file.write(line)
         self._file.flush()
         if time.monotonic() - self._synced_at >= _SYNC_INTERVAL:
             self.sync()

@@ -8,10 +8,12 @@ import enum
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from . import _redact
 from . import _validation as check
 from ._exceptions import ClientClosedError, ParamValidationError, PersonalizeError, UsageError
 from ._merge import Discovery, JobChain, MergedListing, OnError, merged_listing
@@ -89,6 +91,16 @@ def _endpoint_url(value: object) -> str | None:
     return url
 
 
+def _without_userinfo(url: str | None) -> str | None:
+    """``url`` without a ``user:password@`` part, for reprs."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 class Client:
     """An async client for Amazon Personalize's batch-job inventory.
 
@@ -154,7 +166,7 @@ class Client:
         limits = _limits(max_concurrency, max_requests_per_second)
         self._options: TransportOptions | None = options
         self._setup(Transport(limits=limits, options=options), limits)
-        self._where = f"region={region_name!r} endpoint={endpoint_url!r}"
+        self._where = f"region={region_name!r} endpoint={_without_userinfo(options.endpoint_url)!r}"
 
     @classmethod
     def wrap(
@@ -182,10 +194,13 @@ class Client:
         return self
 
     def _setup(self, transport: Transport, limits: Limits) -> None:
+        _redact.install()  # botocore logs signed requests, credentials and all, at DEBUG
         self._transport = transport
         self._regional: dict[str, Transport] = {}
         self._limits = limits
         self._tasks = TaskSet()
+        # The requests running in callers' own tasks (a describe, a prefetch=0 page).
+        self._requests: set[anyio.CancelScope] = set()
         self._state = _State.UNOPENED
         self._lock = anyio.Lock()
 
@@ -210,6 +225,8 @@ class Client:
         self._state = _State.CLOSED
         with anyio.CancelScope(shield=True):
             await self._tasks.aclose()
+            for scope in self._requests:
+                scope.cancel()
             async with self._lock:
                 regional, self._regional = self._regional, {}
                 for transport in (self._transport, *regional.values()):
@@ -257,14 +274,24 @@ class Client:
     @contextlib.asynccontextmanager
     async def _open_for_request(self) -> Any:
         await self._ensure_open()
+        # aclose() cancels this scope, so that a request running in the caller's task
+        # ends at once instead of being retried by botocore on the closed client.
+        scope = anyio.CancelScope()
+        self._requests.add(scope)
         try:
-            yield
-        except PersonalizeError as exc:
-            # A request cut short by aclose() fails for that reason, whatever the
-            # transport made of its closed connection.
-            if self._state is _State.CLOSED and not isinstance(exc, ClientClosedError):
-                raise ClientClosedError("the client was closed during the request") from exc
-            raise
+            with scope:
+                try:
+                    yield
+                except PersonalizeError as exc:
+                    # A request cut short by aclose() fails for that reason, whatever the
+                    # transport made of its closed connection.
+                    if self._state is _State.CLOSED and not isinstance(exc, ClientClosedError):
+                        raise ClientClosedError("the client was closed during the request") from exc
+                    raise
+        finally:
+            self._requests.discard(scope)
+        if scope.cancelled_caught:
+            raise ClientClosedError("the client was closed during the request")
 
     @contextlib.asynccontextmanager
     async def _open_in_region(self, region: str) -> AsyncIterator[Transport]:
@@ -500,6 +527,10 @@ class Client:
                     "listed in the region its ARN names",
                 )
             arns = check.arns("solution_version_arns", solution_version_arns)
+            for i, arn in enumerate(arns):
+                # Each version is listed by a client for the region its ARN names.
+                if (named := _arn_region(arn)) is not None:
+                    check.region(f"solution_version_arns[{i}]", named)
             chains = [JobChain(_arn_region(arn), kind, arn) for arn in arns for kind in chosen]
         return self._merge(
             chains,

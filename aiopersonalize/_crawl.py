@@ -346,7 +346,6 @@ class _Target:
 
     sink: BinaryIO
     journal: Journal | None = None
-    offset: int = 0
     recovered: Recovered | None = None
     owned: bool = True
     new_journal: Path | None = None
@@ -400,7 +399,7 @@ def _open_target(options: _Options) -> _Target:
         return _Target(output.open("wb"))
     journal_path = Path(options.checkpoint)
     params = _checkpoint_params(options)
-    recovered = recover(journal_path, output, params)
+    recovered = recover(journal_path, output, params, kinds=options.plan.kinds)
     if recovered is None:
         # The output first: a journal must never exist without its output.
         sink = output.open("wb")
@@ -418,7 +417,7 @@ def _open_target(options: _Options) -> _Target:
     except BaseException:
         sink.close()
         raise
-    return _Target(sink, journal, recovered.offset, recovered)
+    return _Target(sink, journal, recovered)
 
 
 def _resume_plan(plan: Plan, recovered: Recovered | None) -> Plan:
@@ -470,7 +469,6 @@ async def _crawl_command(options: _Options, target: _Target) -> Outcome:
             plan,
             target.sink,
             journal=target.journal,
-            offset=target.offset,
             progress=sys.stderr if _show_progress(options.progress, options.output) else None,
         )
     finally:
@@ -509,7 +507,12 @@ def _json_default(value: object) -> str:
 
 
 def _json_line(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, default=_json_default, separators=(",", ":")).encode() + b"\n"
+    # ASCII only: every other character is escaped, so a line break inside a string
+    # (U+2028, U+0085, ...) cannot split a line for any reader; no NaN: not JSON.
+    line = json.dumps(
+        record, default=_json_default, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+    return line.encode() + b"\n"
 
 
 def page_lines(page: Page[Job]) -> bytes:
@@ -528,7 +531,6 @@ async def _write_pages(
     listing: MergedListing[Job],
     sink: Sink,
     journal: Journal | None,
-    offset: int,
     outcome: Outcome,
 ) -> None:
     """Write each page, then journal it.
@@ -541,9 +543,8 @@ async def _write_pages(
             data = page_lines(page)
             sink.write(data)
             sink.flush()
-            offset += len(data)
             if journal is not None:
-                journal.record(_chain(page), page.next_token, offset)
+                journal.record(_chain(page), page.next_token, data)
             outcome.jobs[page.kind or "?"] += len(page.items)
             if page.region is not None:
                 outcome.regions.add(page.region)
@@ -553,12 +554,11 @@ async def _consume(
     listing: MergedListing[Job],
     sink: Sink,
     journal: Journal | None,
-    offset: int,
     outcome: Outcome,
 ) -> None:
     """:func:`_write_pages`, with a fatal error kept on the outcome."""
     try:
-        await _write_pages(listing, sink, journal, offset, outcome)
+        await _write_pages(listing, sink, journal, outcome)
     except BrokenPipeError:
         # The reader has gone (``crawl | head``): stop quietly, as a filter does.
         outcome.reader_gone = True
@@ -627,14 +627,13 @@ async def crawl(
     sink: Sink,
     *,
     journal: Journal | None = None,
-    offset: int = 0,
     progress: TextIO | None = None,
 ) -> Outcome:
     """Crawl ``plan`` into ``sink`` as JSON Lines; the returned outcome says how it went.
 
-    ``offset`` is the sink's length so far (the journal records lengths). Fatal errors
-    and signals end the crawl and are kept on the outcome, never raised: what was
-    written stays written (and journaled). ``progress``: a stream for the progress line.
+    ``journal``: the checkpoint's, positioned at the sink's end. Fatal errors and
+    signals end the crawl and are kept on the outcome, never raised: what was written
+    stays written (and journaled). ``progress``: a stream for the progress line.
 
     :raises ParamValidationError: the plan is invalid (nothing was sent).
     """
@@ -647,7 +646,7 @@ async def crawl(
                 await tg.start(_watch_signals, tg.cancel_scope, outcome)
             if line is not None:
                 tg.start_soon(_report_progress, listing, client, outcome, line)
-            await _consume(listing, sink, journal, offset, outcome)
+            await _consume(listing, sink, journal, outcome)
             tg.cancel_scope.cancel()
     finally:
         if line is not None:

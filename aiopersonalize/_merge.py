@@ -218,11 +218,13 @@ class _Run:
 
     async def run(self) -> None:
         plan = self._plan
-        try:
-            default = await plan.fetcher.default_region()
-        finally:
-            plan.progress.starting = False
+        # Entered before the first await: a run cancelled or failing while the client
+        # opens still closes its work queue.
         with self._queue_in, self._queue_out:
+            try:
+                default = await plan.fetcher.default_region()
+            finally:
+                plan.progress.starting = False
             for chain in plan.chains:
                 self._add_jobs(
                     chain.region or default,

@@ -72,7 +72,8 @@ async def page_chain(
     so the last page is whole and its ``next_token`` is the service's own: resuming
     from it neither skips nor repeats a job. A nextToken that the chain has already
     seen (including ``starting_token``) raises :class:`PaginationError` instead of
-    being followed into a loop.
+    being followed into a loop, and the page that carried it is not yielded: the token
+    that fetched it is the last one handed out, so nothing is delivered twice.
     """
     seen: set[bytes] = set()
     token = starting_token
@@ -86,12 +87,14 @@ async def page_chain(
             if len(page.items) > remaining:  # the service sent more than asked
                 page = dataclasses.replace(page, items=page.items[:remaining])
             remaining -= len(page.items)
-        yield page
         token = page.next_token
         if token is None or remaining == 0:
+            yield page
             return
         digest = _digest(token)
         if digest in seen:
+            # Checked before the page is handed over: a page answered again with its
+            # own token (a stuck service) would otherwise deliver its jobs twice.
             raise PaginationError(
                 "the service returned a nextToken it had already returned in this "
                 "listing; stopping instead of looping",
@@ -99,6 +102,7 @@ async def page_chain(
                 solution_version_arn=solution_version_arn,
             )
         seen.add(digest)
+        yield page
 
 
 async def hand_over(send: MemoryObjectSendStream[T], item: T) -> None:
@@ -209,6 +213,9 @@ class _PrefetchSource(Generic[T]):
         send, receive = anyio.create_memory_object_stream[_Item[T]](self._buffer)
         try:
             self._task = self._tasks.spawn(self._run(send))
+            # A task cancelled before its first step never runs ``_run``, which closes
+            # ``send``: closed here too, or the consumer would wait for ever.
+            self._task.add_done_callback(lambda _task: send.close())
         except BaseException:
             send.close()
             receive.close()

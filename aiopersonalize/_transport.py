@@ -6,7 +6,8 @@ retry mode and attempts configured in botocore's ``Config``), and error parsing.
 module opens and closes that client, caps the requests in flight, hands each 2xx
 response body to ``_wire`` to be decoded straight into our records (botocore's
 generic parser is left only the response metadata), and maps botocore's exceptions
-to ours, once (:func:`_map_exception`), so that no botocore name leaves it.
+to ours, once (:func:`_map_exception`), so that no botocore name leaves it, and no
+credential either (their text is redacted, ours and theirs).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from aiobotocore.session import AioSession, get_session
 from aiolimiter import AsyncLimiter
 from botocore import exceptions as botoexc
 from botocore import xform_name
+from botocore.config import Config as BotocoreConfig
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
@@ -44,6 +46,7 @@ from ._exceptions import (
     TransportTimeoutError,
 )
 from ._models import JobKind, Page, ResourceLevel
+from ._redact import redact
 from ._wire import SHAPES, Described, Listed, Shape
 
 if TYPE_CHECKING:
@@ -98,7 +101,7 @@ def _service_error(
         else:
             cls = ServiceError
     return cls(
-        str(error.get("Message") or code),
+        redact(str(error.get("Message") or code)),
         code=code,
         operation=operation,
         request_id=metadata.get("RequestId"),
@@ -107,10 +110,42 @@ def _service_error(
     )
 
 
+def _redact_in_place(exc: BaseException) -> None:
+    """Redact the credentials in the text a botocore exception carries (its ``args``,
+    ``kwargs`` and error response's message), and in the exceptions it chains to, so
+    that a traceback printing it as the ``__cause__`` of ours shows none: AWS echoes
+    the canonical request, session token included, when a signature does not match."""
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        chained.args = tuple(redact(a) if isinstance(a, str) else a for a in chained.args)
+        response = getattr(chained, "response", None)
+        error = response.get("Error") if isinstance(response, dict) else None
+        for details in (getattr(chained, "kwargs", None), error):
+            if isinstance(details, dict):
+                for key, value in details.items():
+                    if isinstance(value, str):
+                        details[key] = redact(value)
+        chained = chained.__cause__ or chained.__context__
+
+
 def _map_exception(
     exc: Exception, operation: str, solution_version_arn: str | None
 ) -> PersonalizeError | None:
-    """Our exception for one raised by aiobotocore, or ``None`` to let it propagate."""
+    """Our exception for one raised by aiobotocore, or ``None`` to let it propagate.
+
+    Credentials in its text are redacted, in ours and in it (kept as our ``__cause__``).
+    """
+    mapped = _translate(exc, operation, solution_version_arn)
+    if mapped is not None:
+        _redact_in_place(exc)
+    return mapped
+
+
+def _translate(
+    exc: Exception, operation: str, solution_version_arn: str | None
+) -> PersonalizeError | None:
     context: dict[str, Any] = {
         "operation": operation,
         "solution_version_arn": solution_version_arn,
@@ -118,16 +153,16 @@ def _map_exception(
     if isinstance(exc, botoexc.ClientError):
         return _service_error(exc, operation, solution_version_arn)
     if isinstance(exc, (botoexc.ConnectTimeoutError, botoexc.ReadTimeoutError)):
-        return TransportTimeoutError(str(exc), **context)
+        return TransportTimeoutError(redact(str(exc)), **context)
     if isinstance(
         exc, (botoexc.HTTPClientError, botoexc.EndpointConnectionError, aiohttp.ClientError)
     ):
-        return TransportError(str(exc), **context)
+        return TransportError(redact(str(exc)), **context)
     if isinstance(exc, (ResponseParserError, botoexc.IncompleteReadError)):
-        return ResponseError(f"unusable response: {exc}", **context)
+        return ResponseError(redact(f"unusable response: {exc}"), **context)
     if isinstance(exc, botoexc.ParamValidationError):
         # Our own validation runs first; this is a safety net, never the plan.
-        return ParamValidationError("request", str(exc), operation=operation)
+        return ParamValidationError("request", redact(str(exc)), operation=operation)
     if isinstance(
         exc,
         (
@@ -138,9 +173,9 @@ def _map_exception(
             botoexc.ProfileNotFound,
         ),
     ):
-        return ConfigurationError(str(exc), **context)
+        return ConfigurationError(redact(str(exc)), **context)
     if isinstance(exc, botoexc.BotoCoreError):
-        return PersonalizeError(str(exc), **context)
+        return PersonalizeError(redact(str(exc)), **context)
     return None
 
 
@@ -216,8 +251,8 @@ def _take_body(response_dict: dict[str, Any], **_: Any) -> None:
 
     A body that does not decode is refused: left to botocore, an unparsable body
     would become ``{"message": body}`` with only the modelled members kept, so a
-    truncated page would pass for an empty last page and a listing would end short
-    without a word. Raising here (botocore lets a ``before-parse`` handler's
+    truncated (or empty) page would pass for an empty last page and a listing would
+    end short without a word. Raising here (botocore lets a ``before-parse`` handler's
     exception propagate) makes it a ``ResponseError``.
     """
     call = _CALL.get()
@@ -225,8 +260,11 @@ def _take_body(response_dict: dict[str, Any], **_: Any) -> None:
         return  # a call the owner of a wrapped client makes: left as it is
     if response_dict.get("status_code", 500) >= 300:
         return
+    body = response_dict.get("body")
+    if not body:  # a whole answer of these operations is at least "{}"
+        raise ResponseParserError("the response body is empty")
     try:
-        call.decoded = call.shape.from_json(response_dict.get("body") or b"{}")
+        call.decoded = call.shape.from_json(body)
     except (ValueError, OverflowError) as exc:  # msgspec's errors are ValueErrors
         raise ResponseParserError(f"the response body does not decode: {exc}") from None
     response_dict["body"] = b"{}"
@@ -294,6 +332,19 @@ class TransportOptions:
     retry_mode: RetryMode | None = None
     max_attempts: int | None = None
     max_pool_connections: int = 10
+
+    def __post_init__(self) -> None:
+        # Checked here, where they are used: a wrong type would otherwise surface as a
+        # bare AttributeError on the first request.
+        if self.session is not None and not isinstance(self.session, AioSession):
+            raise ParamValidationError(
+                "session",
+                f"expected an aiobotocore AioSession, got {type(self.session).__name__}",
+            )
+        if self.config is not None and not isinstance(self.config, BotocoreConfig):
+            raise ParamValidationError(
+                "config", f"expected a botocore Config, got {type(self.config).__name__}"
+            )
 
     def botocore_config(self) -> AioConfig:
         """Our defaults, then the caller's ``Config``, then the explicit arguments.

@@ -4,7 +4,9 @@ The constraints are those of botocore's service model for Personalize (2018-05-2
 
 - ``Arn``: string, at most 256 characters, pattern ``arn:([a-z\\d-]+):personalize:.*:.*:.+``.
   The model's pattern is matched against the whole value (a value with text before
-  ``arn:`` or with a line break is refused).
+  ``arn:`` or with a line break is refused), as the service's validator matches it: in
+  Java's syntax, where ``\\d`` is an ASCII digit and ``.`` matches no line terminator
+  (``\\r``, U+0085, U+2028 and U+2029 as well as ``\\n``).
 - ``NextToken``: string, at most 1500 characters, pattern ``\\p{ASCII}{0,1500}``.
 - ``MaxResults``: integer, 1 to 100.
 
@@ -25,7 +27,9 @@ from typing import Any
 from ._exceptions import ParamValidationError
 
 ARN_MAX_LENGTH = 256
-ARN_PATTERN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+")
+ARN_PATTERN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+", re.ASCII)
+# What Java's "." does not match, beyond the "\n" that Python's "." does not match either.
+_LINE_TERMINATORS = re.compile("[\r\u0085\u2028\u2029]")
 NEXT_TOKEN_MAX_LENGTH = 1500
 MAX_RESULTS_MIN = 1
 MAX_RESULTS_MAX = 100
@@ -33,6 +37,15 @@ MAX_RESULTS_MAX = 100
 
 def _type_name(value: object) -> str:
     return type(value).__name__
+
+
+def _show(value: object) -> str:
+    """``repr(value)`` for a message, or its type where that fails (an int of more digits
+    than Python prints, a broken ``__repr__``), so that the error raised is ours."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unprintable {_type_name(value)}>"
 
 
 def arn(name: str, value: object) -> str:
@@ -43,7 +56,7 @@ def arn(name: str, value: object) -> str:
         raise ParamValidationError(
             name, f"ARN is {len(value)} characters long; the limit is {ARN_MAX_LENGTH}"
         )
-    if ARN_PATTERN.fullmatch(value) is None:
+    if ARN_PATTERN.fullmatch(value) is None or _LINE_TERMINATORS.search(value):
         raise ParamValidationError(
             name, f"{value!r} does not match the ARN pattern {ARN_PATTERN.pattern!r}"
         )
@@ -89,7 +102,7 @@ def int_in_range(name: str, value: object, low: int, high: int | None = None) ->
     checked = _int(name, value)
     if checked < low or (high is not None and checked > high):
         bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise ParamValidationError(name, f"must be {bounds}, got {checked}")
+        raise ParamValidationError(name, f"must be {bounds}, got {_show(checked)}")
     return checked
 
 
@@ -108,7 +121,7 @@ def prefetch(value: object) -> int:
 def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     options = tuple(allowed)
     if value not in options:
-        raise ParamValidationError(name, f"must be one of {options!r}, got {value!r}")
+        raise ParamValidationError(name, f"must be one of {options!r}, got {_show(value)}")
     return str(value)
 
 
@@ -155,9 +168,13 @@ def positive_rate(name: str, value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParamValidationError(name, f"expected a number, got {_type_name(value)}")
-    if not math.isfinite(value) or value <= 0:
-        raise ParamValidationError(name, f"must be a finite number above 0, got {value!r}")
-    return float(value)
+    try:
+        rate = float(value)
+    except OverflowError:  # an int beyond any float
+        rate = math.inf if value > 0 else -math.inf
+    if not math.isfinite(rate) or rate <= 0:
+        raise ParamValidationError(name, f"must be a finite number above 0, got {_show(value)}")
+    return rate
 
 
 def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
@@ -170,7 +187,9 @@ def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
     tokens: dict[str, str] = {}
     for key, token in value.items():
         if key not in known:
-            raise ParamValidationError(name, f"{key!r} is not one of the solution versions given")
+            raise ParamValidationError(
+                name, f"{_show(key)} is not one of the solution versions given"
+            )
         checked = next_token(f"{name}[{key!r}]", token)
         if checked is None:
             raise ParamValidationError(f"{name}[{key!r}]", "expected a str token, got None")
@@ -191,9 +210,9 @@ def resume_map(
     for key, token in value.items():
         if not isinstance(key, tuple) or len(key) != 3:
             raise ParamValidationError(
-                name, f"keys are (region, kind, solution_version_arn) tuples, got {key!r}"
+                name, f"keys are (region, kind, solution_version_arn) tuples, got {_show(key)}"
             )
-        where = f"{name}[{key!r}]"
+        where = f"{name}[{_show(key)}]"
         checked[(region(where, key[0]), choice(where, key[1], allowed), arn(where, key[2]))] = (
             next_token(where, token)
         )

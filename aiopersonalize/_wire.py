@@ -21,7 +21,7 @@ the offending member in the message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import msgspec
 from msgspec import Struct, field
@@ -32,8 +32,14 @@ from ._models import (
     BatchSegmentJob,
     BatchSegmentJobSummary,
 )
+from ._validation import NEXT_TOKEN_MAX_LENGTH
 
 __all__ = ["SHAPES", "Described", "Listed", "Shape"]
+
+# A nextToken is sent back as the next request's: one the model would refuse (over 1500
+# characters, not ASCII) could neither be followed nor resumed from, so it is a
+# malformed response rather than a token.
+Token = Annotated[str, msgspec.Meta(max_length=NEXT_TOKEN_MAX_LENGTH, pattern="^[\\x00-\\x7f]*$")]
 
 T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
@@ -64,12 +70,12 @@ class ListBatchInferenceJobsResponse(_Wire, frozen=True, gc=False):
     items: tuple[BatchInferenceJobSummary, ...] | None = field(
         default=None, name="batchInferenceJobs"
     )
-    next_token: str | None = field(default=None, name="nextToken")
+    next_token: Token | None = field(default=None, name="nextToken")
 
 
 class ListBatchSegmentJobsResponse(_Wire, frozen=True, gc=False):
     items: tuple[BatchSegmentJobSummary, ...] | None = field(default=None, name="batchSegmentJobs")
-    next_token: str | None = field(default=None, name="nextToken")
+    next_token: Token | None = field(default=None, name="nextToken")
 
 
 class DescribeBatchInferenceJobResponse(_Wire, frozen=True, gc=False):
@@ -98,17 +104,17 @@ class SolutionVersionSummary(_Wire, frozen=True, gc=False):
 
 class ListDatasetGroupsResponse(_Wire, frozen=True, gc=False):
     items: tuple[DatasetGroupSummary, ...] | None = field(default=None, name="datasetGroups")
-    next_token: str | None = field(default=None, name="nextToken")
+    next_token: Token | None = field(default=None, name="nextToken")
 
 
 class ListSolutionsResponse(_Wire, frozen=True, gc=False):
     items: tuple[SolutionSummary, ...] | None = field(default=None, name="solutions")
-    next_token: str | None = field(default=None, name="nextToken")
+    next_token: Token | None = field(default=None, name="nextToken")
 
 
 class ListSolutionVersionsResponse(_Wire, frozen=True, gc=False):
     items: tuple[SolutionVersionSummary, ...] | None = field(default=None, name="solutionVersions")
-    next_token: str | None = field(default=None, name="nextToken")
+    next_token: Token | None = field(default=None, name="nextToken")
 
 
 class Shape(Generic[R]):

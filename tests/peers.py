@@ -12,12 +12,18 @@ up on (the server cancels a handler whose client disconnected).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import json
+import re
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from http import HTTPStatus
+from typing import Any, Literal
 
 import anyio
 from aiohttp import web
@@ -81,21 +87,8 @@ def error(code: str, message: str = "scripted", status: int = 400) -> Reply:
 
 
 def inference_page(first: int, count: int, token: str | None) -> Reply:
-    """A ListBatchInferenceJobs page of jobs ``first .. first + count - 1``."""
-    jobs = [
-        {
-            "batchInferenceJobArn": JOB_ARN.format(f"job-{i}"),
-            "jobName": f"job-{i}",
-            "status": "ACTIVE",
-            "creationDateTime": 1_700_000_000 - i,
-            "solutionVersionArn": VERSION_ARN,
-        }
-        for i in range(first, first + count)
-    ]
-    body: dict[str, Any] = {"batchInferenceJobs": jobs}
-    if token is not None:
-        body["nextToken"] = token
-    return Reply(body)
+    """A ListBatchInferenceJobs page of jobs ``job-<first> .. job-<first + count - 1>``."""
+    return job_page(VERSION_ARN, first, count, token, name="job")
 
 
 def by_token(pages: dict[str | None, Reply]) -> Callable[[dict[str, Any]], Awaitable[Reply]]:
@@ -181,3 +174,154 @@ async def scripted_peer(
     finally:
         forever.set()
         await runner.cleanup()
+
+
+# -- a raw HTTP peer ---------------------------------------------------------------------
+#
+# For faults below HTTP that an aiohttp server will not make: a connection reset (RST) or
+# closed (FIN) before the declared body is complete, a chunked body cut mid-chunk, an
+# answer stalled before its headers or in the middle of its body.
+
+RawEnd = Literal["keep", "close", "reset", "hang"]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Bytes to answer a request with, then what the connection does: ``"keep"`` (stays
+    open for the next request), ``"close"`` (FIN), ``"reset"`` (RST) or ``"hang"``
+    (nothing more is sent until the client closes it: the request is then abandoned)."""
+
+    data: bytes = b""
+    end: RawEnd = "keep"
+
+
+def raw(
+    reply: Reply, *, sent: int | None = None, end: RawEnd = "keep", chunked: bool = False
+) -> Raw:
+    """``reply`` as HTTP/1.1 bytes declaring its whole body, by Content-Length or (with
+    ``chunked``) as one chunk; with ``sent``, only the head and the body's first ``sent``
+    bytes are sent."""
+    body = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+    framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % len(body)
+    head = b"HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.1\r\n%s\r\n\r\n" % (
+        reply.status,
+        HTTPStatus(reply.status).phrase.encode(),
+        framing,
+    )
+    prefix = b"%x\r\n" % len(body) if chunked else b""
+    whole = prefix + body + (b"\r\n0\r\n\r\n" if chunked else b"")
+    return Raw(head + (whole if sent is None else whole[: len(prefix) + sent]), end)
+
+
+RawStep = Raw | Callable[[dict[str, Any]], Raw]
+
+
+@dataclass
+class RawPeer:
+    endpoint_url: str
+    requests: list[tuple[str, dict[str, Any]]]
+    received: _Counter
+    abandoned: _Counter
+
+
+@asynccontextmanager
+async def raw_peer(
+    script: Iterable[RawStep], *, responder: RawStep | None = None
+) -> AsyncIterator[RawPeer]:
+    """A bare asyncio HTTP/1.1 peer answering each request with the next step of
+    ``script`` (a ``Raw``, or a callable taking the request's JSON and returning one),
+    then with ``responder``. Requests are recorded and counted as for ``scripted_peer``;
+    a ``"hang"`` answer counts as abandoned once the client closes its connection."""
+    steps = list(script)
+    requests: list[tuple[str, dict[str, Any]]] = []
+    received, abandoned = _Counter(), _Counter()
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; whether the connection stays open for another."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False  # the client closed its idle connection
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        target = re.search(rb"(?i)\r\nx-amz-target: *([^\r]*)", head)
+        body = await reader.readexactly(int(length.group(1))) if length else b""
+        operation = target.group(1).decode().rpartition(".")[2] if target else ""
+        requests.append((operation, json.loads(body or b"{}")))
+        received.add()
+        step = steps.pop(0) if steps else responder
+        assert step is not None, "the script is used up"
+        reply = step if isinstance(step, Raw) else step(requests[-1][1])
+        writer.write(reply.data)
+        await writer.drain()
+        if reply.end == "reset":
+            # Linger 0: closing sends RST instead of FIN.
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        elif reply.end == "hang":
+            with contextlib.suppress(ConnectionError):
+                while await reader.read(65536):
+                    pass  # until the client closes (or resets) the connection
+            abandoned.add()
+        return reply.end == "keep"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        try:
+            while await answer(reader, writer):
+                pass
+        except ConnectionError:
+            pass  # the client reset the connection
+        finally:
+            writer.close()
+            handlers.discard(task)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield RawPeer(f"http://127.0.0.1:{port}", requests, received, abandoned)
+    finally:
+        server.close()
+        for task in handlers:
+            task.cancel()
+        if handlers:
+            await asyncio.wait(set(handlers))
+        await server.wait_closed()
+
+
+def job_page(
+    version: str, first: int, count: int, token: str | None, *, name: str | None = None
+) -> Reply:
+    """A ListBatchInferenceJobs page of ``version``'s jobs ``first .. first + count - 1``,
+    named ``<name>-<n>`` (by default, ``name`` is the version's own)."""
+    name = name or version.rpartition("/")[2]
+    jobs = [
+        {
+            "batchInferenceJobArn": JOB_ARN.format(f"{name}-{i}"),
+            "jobName": f"{name}-{i}",
+            "status": "ACTIVE",
+            "creationDateTime": 1_700_000_000 - i,
+            "solutionVersionArn": version,
+        }
+        for i in range(first, first + count)
+    ]
+    body: dict[str, Any] = {"batchInferenceJobs": jobs}
+    if token is not None:
+        body["nextToken"] = token
+    return Reply(body)
+
+
+def chained(pages: int, per_page: int = 1) -> Callable[[dict[str, Any]], Reply]:
+    """A responder giving every version ``pages`` pages of ``per_page`` jobs, chained by
+    the tokens ``p1``, ``p2``, ..."""
+
+    def answer(body: dict[str, Any]) -> Reply:
+        token = body.get("nextToken")
+        number = 0 if token is None else int(token[1:])
+        following = f"p{number + 1}" if number + 1 < pages else None
+        return job_page(body["solutionVersionArn"], number * per_page, per_page, following)
+
+    return answer

@@ -24,6 +24,8 @@ import pytest
 from aiopersonalize._cli import main
 from aiopersonalize.emulator import Emulator, EmulatorThread, Faults, InventorySpec, JobKind
 
+from .helpers import assert_no_secrets, run_cli
+
 # 4 solution versions; with --page-size 5, 3 pages of inference jobs and 2 of segment
 # jobs per version.
 SMALL = InventorySpec(
@@ -35,7 +37,6 @@ SMALL = InventorySpec(
 )
 KINDS: tuple[JobKind, ...] = ("inference", "segment")
 ARN_KEY = {"inference": "batchInferenceJobArn", "segment": "batchSegmentJobArn"}
-SECRETS = (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and files")
 
@@ -56,33 +57,6 @@ def slow_emulator() -> Iterator[Emulator]:
 
 def crawl_argv(emulator: Emulator, *options: str) -> list[str]:
     return ["crawl", "--endpoint-url", emulator.endpoint_url, "--page-size", "5", *options]
-
-
-def assert_no_secrets(*texts: str | bytes) -> None:
-    """The test credentials appear nowhere the crawl wrote."""
-    for text in texts:
-        data = text.encode() if isinstance(text, str) else text
-        for secret in SECRETS:
-            assert secret.encode() not in data
-
-
-def run_cli(
-    argv: Sequence[str], cwd: Path, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    """``python -m aiopersonalize ARGV``, to the end (output decoded, ``\r`` kept)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "aiopersonalize", *argv],
-        cwd=cwd,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
-    result = subprocess.CompletedProcess(
-        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
-    )
-    assert_no_secrets(result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 def start_cli(argv: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
@@ -493,3 +467,86 @@ def test_closed_stdout_pipe_ends_the_crawl_quietly(tmp_path: Path) -> None:
     assert json.loads(first)["kind"] in KINDS
     assert process.returncode == 141
     assert stderr == b""
+
+
+# -- damaged checkpoints ----------------------------------------------------------------
+
+
+def flip_an_offset(checkpoint: Path, output: Path) -> None:
+    """A digit of an entry's offset changed in place: still valid JSON of the right type."""
+    header, *entries = checkpoint.read_bytes().splitlines(keepends=True)
+    entry = json.loads(entries[2])
+    entries[2] = entries[2].replace(
+        b'"offset":%d' % entry["offset"], b'"offset":%d' % (entry["offset"] ^ 1)
+    )
+    checkpoint.write_bytes(b"".join([header, *entries]))
+
+
+def swap_the_output(checkpoint: Path, output: Path) -> None:
+    """The output replaced by the output of another crawl (its jobs in another order)."""
+    output.write_bytes(b"".join(reversed(output.read_bytes().splitlines(keepends=True))))
+
+
+def make_format_1(checkpoint: Path, output: Path) -> None:
+    """The journal as aiopersonalize wrote it before format 2: no checksums."""
+    header, *entries = [json.loads(line) for line in checkpoint.read_bytes().splitlines()]
+    old = [{"aiopersonalize-checkpoint": 1, "params": header["params"]}]
+    old += [{k: v for k, v in e.items() if k not in ("crc", "output_crc")} for e in entries]
+    checkpoint.write_text("".join(json.dumps(line) + "\n" for line in old))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (flip_an_offset, "checkpoint is damaged at line 4 (checksum mismatch)"),
+        (swap_the_output, "jobs.jsonl does not match its checkpoint"),
+        (make_format_1, "checkpoint is in format 1, written by aiopersonalize before 1.0"),
+    ],
+    ids=["flipped-offset-digit", "swapped-output", "format-1"],
+)
+def test_damaged_checkpoint_exits_2_and_touches_nothing(
+    emulator: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: Callable[[Path, Path], None],
+    message: str,
+) -> None:
+    """Resuming from a damaged checkpoint, a replaced output or a format-1 journal exits 2
+    with a message saying what is wrong and to delete the checkpoint and rerun, sends no
+    request, and leaves the output and the journal as they were."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    assert main(argv) == 0
+    damage(checkpoint, output)
+    before = (output.read_bytes(), checkpoint.read_bytes())
+    emulator.stats.reset()
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aiopersonalize crawl: error: "), err
+    assert message in err
+    assert "delete the checkpoint and rerun the command to start over" in err
+    assert "Traceback" not in err
+    assert emulator.stats.requests == 0
+    assert (output.read_bytes(), checkpoint.read_bytes()) == before
+
+
+def test_output_zeroed_by_a_power_cut_is_refetched_from_there(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """An output whose last part came back as zeros (a power cut: the journal reached
+    the disk, the output's last pages did not) is resumed from the last page whose bytes
+    the output still holds: the rerun writes every job exactly once."""
+    output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    assert main(argv) == 0
+    whole_crawl = emulator.stats.requests
+    written = output.read_bytes()
+    expected = sorted(written.decode().splitlines())
+    kept = len(written) * 2 // 3
+    output.write_bytes(written[:kept] + bytes(len(written) - kept))
+    emulator.stats.reset()
+    assert main(argv) == 0
+    assert sorted(output.read_text().splitlines()) == expected
+    assert_exactly_once(read_jobs(output))
+    assert 0 < emulator.stats.requests < whole_crawl  # the pages past the damage

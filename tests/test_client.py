@@ -28,7 +28,7 @@ from aiopersonalize import (
 from aiopersonalize._transport import TransportOptions
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
-from .helpers import unused_port, wait_no_producers
+from .helpers import exception_texts, unused_port, wait_no_producers
 from .peers import (
     HANG,
     JOB_ARN,
@@ -358,25 +358,12 @@ SECRET = "wJalrXUtnFEMI-secret-under-test"
 TOKEN = "FwoGZXIvYXdz-session-token-under-test"
 
 
-def exception_texts(exc: BaseException) -> list[str]:
-    """``str`` and ``repr`` of an exception and of every exception it chains to."""
-    texts: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None:
-        texts += [str(seen), repr(seen)]
-        seen = seen.__cause__ or seen.__context__
-    return texts
-
-
 async def test_the_secret_key_and_session_token_never_appear_in_reprs_errors_or_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The secret key and session token appear in no client or listing repr, in no
     str/repr of the errors raised (or their causes), and in no record of aiopersonalize's
-    own loggers at DEBUG.
-
-    botocore's own DEBUG logging (which prints request headers) is out of scope: it is
-    off unless the application turns it on, and not ours to filter.
+    own loggers at DEBUG (botocore's DEBUG records of signed requests: test_secrets.py).
     """
     caplog.set_level(logging.DEBUG, logger="aiopersonalize")
     credentials = {"aws_secret_access_key": SECRET, "aws_session_token": TOKEN, **NO_RETRY}

@@ -33,7 +33,7 @@ from aiopersonalize import (
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
 from .helpers import producer_tasks, wait_no_producers, wait_until
-from .peers import Peer, Reply, error, scripted_peer
+from .peers import VERSION_ARN, Peer, Reply, error, scripted_peer
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
@@ -354,13 +354,17 @@ async def test_a_crawl_lists_only_the_kinds_asked_and_each_once(
         ("regions", {"regions": ["us-east-1", "eu west 1"]}),
         ("regions", {"regions": [42]}),
         ("regions", {"regions": "us-east-1"}),
+        (
+            "solution_version_arns[1]",
+            {"solution_version_arns": [VERSION_ARN, "arn:aws:personalize:Not A Region:1:x"]},
+        ),
     ],
 )
 async def test_bad_kinds_or_regions_are_refused_at_the_call_before_any_request(
     parameter: str, arguments: dict[str, Any]
 ) -> None:
     """An empty or unknown kind, or a region that is not a region name (or a bare string
-    instead of a list of them), raises ParamValidationError naming the parameter when the
+    instead of a list of them, or in a version's ARN), raises ParamValidationError naming the parameter when the
     crawl is created, and nothing is sent."""
     async with (
         Emulator(inventory=SMALL) as emu,

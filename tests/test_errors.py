@@ -307,6 +307,9 @@ WRONG_SHAPES = [
     b'{"batchInferenceJobs": [5]}',
     b'{"batchInferenceJobs": [{"jobName": "no arn"}]}',
     b'{"batchInferenceJobs": [], "nextToken": 5}',
+    # A token the model would refuse could be neither followed nor resumed from.
+    b'{"batchInferenceJobs": [], "nextToken": "caf\\u00e9"}',
+    b'{"batchInferenceJobs": [], "nextToken": "%s"}' % (b"t" * 1501),
 ]
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import gc
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import pytest
@@ -36,10 +36,18 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
-from .helpers import producer_tasks, wait_no_producers, wait_until
-from .peers import JOB_ARN, Peer, Reply, connected, error
+from .helpers import (
+    Kind,
+    arn_of,
+    assert_exactly_once,
+    many,
+    producer_tasks,
+    single_listings,
+    wait_no_producers,
+    wait_until,
+)
+from .peers import Peer, Reply, chained, connected, error, job_page
 
-Kind = Literal["inference", "segment"]
 KINDS: list[Kind] = ["inference", "segment"]
 OPERATION = {"inference": "ListBatchInferenceJobs", "segment": "ListBatchSegmentJobs"}
 REGION = "us-east-1"  # the tests' AWS_DEFAULT_REGION (conftest.py)
@@ -76,19 +84,6 @@ UNKNOWN = [version_arn(f"gone{i}") for i in range(2)]
 PEER_VERSIONS = [version_arn(f"v{i}") for i in range(6)]
 
 
-def many(client: Client, kind: Kind) -> Callable[..., MergedListing[Any]]:
-    """The merged listing method of ``kind``."""
-    if kind == "inference":
-        return client.list_batch_inference_jobs_many
-    return client.list_batch_segment_jobs_many
-
-
-def arn_of(job: Any) -> str:
-    if isinstance(job, BatchInferenceJobSummary):
-        return job.batch_inference_job_arn
-    return str(job.batch_segment_job_arn)
-
-
 def page_count(jobs: int, page_size: int) -> int:
     """Pages in a chain of ``jobs`` jobs: a chain without jobs still has its one last page."""
     return max(1, math.ceil(jobs / page_size))
@@ -106,72 +101,12 @@ async def emulated(
         yield emu, client
 
 
-async def single_listings(emu: Emulator, kind: Kind, versions: list[str]) -> dict[str, list[str]]:
-    """Each version's job ARNs in service order, from single-version listings on a client
-    of their own and checked against ``Emulator.job_count``; the emulator's counters are
-    reset afterwards, so that they count only what the test does next."""
-    expected: dict[str, list[str]] = {}
-    async with Client(endpoint_url=emu.endpoint_url) as client:
-        for version in versions:
-            if kind == "inference":
-                jobs: list[Any] = await client.list_batch_inference_jobs(version).collect()
-            else:
-                jobs = await client.list_batch_segment_jobs(version).collect()
-            expected[version] = [arn_of(job) for job in jobs]
-            assert len(expected[version]) == emu.job_count(kind, version)
-    emu.stats.reset()
-    return expected
-
-
-def assert_exactly_once(jobs: list[Any], expected: dict[str, list[str]]) -> None:
-    """``jobs`` are every expected job, each once, and each version's in service order."""
-    arns = [arn_of(job) for job in jobs]
-    assert len(arns) == len(set(arns)), "a job was delivered twice"
-    by_version: dict[str, list[str]] = {}
-    for job in jobs:
-        by_version.setdefault(job.solution_version_arn, []).append(arn_of(job))
-    assert by_version == {version: arns for version, arns in expected.items() if arns}
-
-
 def assert_nothing_logged(caplog: pytest.LogCaptureFixture) -> None:
     """No warning or error was logged (asyncio's own reports are caught by conftest.py)."""
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 # -- the scripted peer's pages ----------------------------------------------------------
-
-
-def job_page(version: str, first: int, count: int, token: str | None) -> Reply:
-    """A ListBatchInferenceJobs page of ``version``'s jobs ``first .. first + count - 1``,
-    named ``<version name>-<n>``."""
-    name = version.rpartition("/")[2]
-    jobs = [
-        {
-            "batchInferenceJobArn": JOB_ARN.format(f"{name}-{i}"),
-            "jobName": f"{name}-{i}",
-            "status": "ACTIVE",
-            "creationDateTime": 1_700_000_000 - i,
-            "solutionVersionArn": version,
-        }
-        for i in range(first, first + count)
-    ]
-    body: dict[str, Any] = {"batchInferenceJobs": jobs}
-    if token is not None:
-        body["nextToken"] = token
-    return Reply(body)
-
-
-def chained(pages: int, per_page: int = 1) -> Callable[[dict[str, Any]], Reply]:
-    """A responder giving every version ``pages`` pages of ``per_page`` jobs, chained by
-    the tokens ``p1``, ``p2``, ..."""
-
-    def answer(body: dict[str, Any]) -> Reply:
-        token = body.get("nextToken")
-        number = 0 if token is None else int(token[1:])
-        following = f"p{number + 1}" if number + 1 < pages else None
-        return job_page(body["solutionVersionArn"], number * per_page, per_page, following)
-
-    return answer
 
 
 def names(jobs: list[Any]) -> list[str]:

@@ -3,7 +3,8 @@
 By default any credentials are accepted, as the local AWS emulators users know do; the
 region still comes from the ``Authorization`` header's credential scope. With
 configured keys, a signature is recomputed with botocore's own ``SigV4Auth`` (no crypto
-of our own) and a bad one answered with the error AWS's JSON services give.
+of our own) and a bad one answered with the error AWS's JSON services give: for a wrong
+signature, with the canonical request and string to sign that were expected.
 """
 
 from __future__ import annotations
@@ -178,11 +179,16 @@ class SignatureVerifier:
             Credentials(authorization.access_key, secret), SERVICE_NAME, authorization.region
         )
         canonical_request = signer.canonical_request(request)
-        expected = signer.signature(signer.string_to_sign(request, canonical_request), request)
+        string_to_sign = signer.string_to_sign(request, canonical_request)
+        expected = signer.signature(string_to_sign, request)
         if not hmac.compare_digest(expected, authorization.signature):
+            # As AWS answers: what it computed, so that a client can find its mistake
+            # (the canonical request includes a signed session token, as AWS's does).
             raise ServiceError(
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you "
                 "provided. Check your AWS Secret Access Key and signing method. Consult "
-                "the service documentation for details.",
+                "the service documentation for details.\n\n"
+                f"The Canonical String for this request should have been\n'{canonical_request}'"
+                f"\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n",
             )

@@ -25,6 +25,7 @@ __all__ = ["validate"]
 
 _CLASS_TRANSLATIONS = {"ASCII": r"\x00-\x7f", "L": r"\w", "N": r"\d", "Z": r"\s"}
 _UNICODE_CLASS = re.compile(r"\\p\{(\w+)\}")
+_JAVA_DOT = "[^\\n\\r\\u0085\\u2028\\u2029]"
 
 
 @functools.cache
@@ -42,8 +43,16 @@ def _compile(pattern: str) -> re.Pattern[str]:
                 out.append(body if in_class else f"[{body}]")
                 i = match.end()
                 continue
-            out.append(pattern[i : i + 2])
+            escape = pattern[i : i + 2]
+            if escape == r"\d":  # Java's \d is ASCII only; Python's, any Unicode digit
+                escape = "0-9" if in_class else "[0-9]"
+            out.append(escape)
             i += 2
+            continue
+        if char == "." and not in_class:
+            # Java's . stops at every line terminator, not only at \n.
+            out.append(_JAVA_DOT)
+            i += 1
             continue
         if char == "[" and not in_class:
             in_class = True

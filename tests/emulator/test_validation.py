@@ -173,6 +173,20 @@ async def test_java_unicode_classes_are_translated() -> None:
     assert _compile(next_token).fullmatch("é") is None
 
 
+@pytest.mark.parametrize(
+    ("arn", "valid"),
+    [
+        ("arn:aws-cn:personalize:us-east-1:1:x", True),
+        ("arn:a\u0663:personalize:us-east-1:1:x", False),  # an Arabic-Indic digit
+        *((f"arn:aws:personalize:us-east-1:1:x{end}y", False) for end in "\r\n\x85\u2028\u2029"),
+    ],
+)
+async def test_java_digits_and_dots_are_translated(arn: str, valid: bool) -> None:
+    """As in Java, \\d is an ASCII digit and . stops at every line terminator."""
+    arn_pattern = service_model().shape_for("Arn").metadata["pattern"]
+    assert (_compile(arn_pattern).fullmatch(arn) is not None) is valid
+
+
 async def test_unknown_members_are_ignored() -> None:
     """Members the model does not define pass validation (forward compatibility)."""
     shape = service_model().operation_model("ListSolutions").input_shape
