@@ -135,6 +135,13 @@ def _unchecked(line: bytes) -> dict[str, Any]:
     return obj
 
 
+def _is_count(value: object, limit: int | None = None) -> bool:
+    """Whether ``value`` is an int (not a bool) from 0, and below ``limit`` if given."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return False
+    return limit is None or value < limit
+
+
 def _checked(line: bytes, previous: int) -> tuple[dict[str, Any], int]:
     """A line's object (its checksum removed) and its checksum, which must continue
     from ``previous``.
@@ -143,7 +150,7 @@ def _checked(line: bytes, previous: int) -> tuple[dict[str, Any], int]:
     """
     obj = _unchecked(line)
     crc = obj.pop("crc", None)
-    if isinstance(crc, bool) or not isinstance(crc, int) or not 0 <= crc < _CRC_LIMIT:
+    if not _is_count(crc, _CRC_LIMIT):
         raise ValueError("no checksum")
     if _line(obj, previous) != (line + b"\n", crc):
         raise ValueError("checksum mismatch")
@@ -194,12 +201,6 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
 
 
 _ENTRY_MEMBERS = frozenset({"region", "kind", "version", "token", "offset", "output_crc"})
-
-
-def _is_count(value: object, limit: int | None = None) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return False
-    return limit is None or value < limit
 
 
 def _entry(line: bytes, previous: int, kinds: Collection[str]) -> _Entry:

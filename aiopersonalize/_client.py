@@ -280,14 +280,13 @@ class Client:
         self._requests.add(scope)
         try:
             with scope:
-                try:
-                    yield
-                except PersonalizeError as exc:
-                    # A request cut short by aclose() fails for that reason, whatever the
-                    # transport made of its closed connection.
-                    if self._state is _State.CLOSED and not isinstance(exc, ClientClosedError):
-                        raise ClientClosedError("the client was closed during the request") from exc
-                    raise
+                yield
+        except PersonalizeError as exc:
+            # A request cut short by aclose() fails for that reason, whatever the
+            # transport made of its closed connection.
+            if self._state is _State.CLOSED and not isinstance(exc, ClientClosedError):
+                raise ClientClosedError("the client was closed during the request") from exc
+            raise
         finally:
             self._requests.discard(scope)
         if scope.cancelled_caught:
