@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ._client import DEFAULT_MAX_CONCURRENCY, Client, RequestStats
+from ._client import Client, RequestStats
 from ._exceptions import (
     AccessDeniedError,
     ClientClosedError,
@@ -21,7 +21,7 @@ from ._exceptions import (
     TransportTimeoutError,
     UsageError,
 )
-from ._merge import ListingFailure, MergedListing, MergeProgress, OnError
+from ._merge import ListingFailure, MergedListing, MergeProgress
 from ._models import (
     BatchInferenceJob,
     BatchInferenceJobConfig,
@@ -31,7 +31,6 @@ from ._models import (
     BatchSegmentJobSummary,
     FieldsForThemeGeneration,
     JobInput,
-    JobKindName,
     JobOutput,
     JobStatus,
     Page,
@@ -39,6 +38,20 @@ from ._models import (
     ThemeGenerationConfig,
 )
 from ._paging import Listing
+from ._validation import check_resume
+from ._vocabulary import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    JOB_KIND_NAMES,
+    MAX_PAGE_SIZE,
+    ON_ERROR_POLICIES,
+    RETRY_MODES,
+    ChainKey,
+    JobKindName,
+    OnError,
+    RetryMode,
+)
 
 try:
     __version__ = version("aiopersonalize")
@@ -46,7 +59,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PAGE_SIZE",
+    "JOB_KIND_NAMES",
+    "MAX_PAGE_SIZE",
+    "ON_ERROR_POLICIES",
+    "RETRY_MODES",
     "AccessDeniedError",
     "BatchInferenceJob",
     "BatchInferenceJobConfig",
@@ -54,6 +73,7 @@ __all__ = [
     "BatchInferenceJobSummary",
     "BatchSegmentJob",
     "BatchSegmentJobSummary",
+    "ChainKey",
     "Client",
     "ClientClosedError",
     "ConfigurationError",
@@ -76,6 +96,7 @@ __all__ = [
     "RequestStats",
     "ResourceNotFoundError",
     "ResponseError",
+    "RetryMode",
     "S3DataConfig",
     "ServerError",
     "ServiceError",
@@ -85,4 +106,5 @@ __all__ = [
     "TransportTimeoutError",
     "UsageError",
     "__version__",
+    "check_resume",
 ]

@@ -52,12 +52,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import _validation
-from ._exceptions import ParamValidationError
+from aiopersonalize import ChainKey, JobKindName, ParamValidationError, check_resume
 
 __all__ = [
     "FORMAT_VERSION",
-    "ChainKey",
     "CheckpointError",
     "Journal",
     "Recovered",
@@ -72,9 +70,6 @@ _SYNC_INTERVAL = 2.0
 _CHUNK = 1 << 20  # the output is read this much at a time to check it
 _CRC_LIMIT = 1 << 32
 _START_OVER = "delete the checkpoint and rerun the command to start over"
-
-ChainKey = tuple[str, str, str]
-"""A chain of pages: ``(region, kind, solution_version_arn)``."""
 
 
 class CheckpointError(Exception):
@@ -203,7 +198,7 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
 _ENTRY_MEMBERS = frozenset({"region", "kind", "version", "token", "offset", "output_crc"})
 
 
-def _entry(line: bytes, previous: int, kinds: Collection[str]) -> _Entry:
+def _entry(line: bytes, previous: int, kinds: Collection[JobKindName]) -> _Entry:
     """One journal entry, checked: its checksum, then its members' meaning.
 
     :raises ValueError: it is not a whole, valid entry.
@@ -218,15 +213,13 @@ def _entry(line: bytes, previous: int, kinds: Collection[str]) -> _Entry:
     if kind not in kinds:
         raise ValueError(f"a job kind this crawl does not list: {kind!r}")
     try:
-        _validation.region("region", region)
-        _validation.arn("version", version)
-        _validation.next_token("token", token)
+        ((key, _),) = check_resume({(region, kind, version): token}, kinds=kinds).items()
     except ParamValidationError as exc:
         raise ValueError(str(exc)) from None
-    return _Entry((region, kind, version), token, offset, output_crc, len(line) + 1, crc)
+    return _Entry(key, token, offset, output_crc, len(line) + 1, crc)
 
 
-def _entries(body: bytes, previous: int, kinds: Collection[str]) -> list[_Entry]:
+def _entries(body: bytes, previous: int, kinds: Collection[JobKindName]) -> list[_Entry]:
     """The whole entries after the header; the piece after the last newline is empty,
     or a line torn by a crash, and is ignored.
 
@@ -281,7 +274,7 @@ def _verified(entries: list[_Entry], output: Path) -> int:
 
 
 def recover(
-    journal: Path, output: Path, params: Mapping[str, Any], *, kinds: Collection[str]
+    journal: Path, output: Path, params: Mapping[str, Any], *, kinds: Collection[JobKindName]
 ) -> Recovered | None:
     """Read the journal of an interrupted crawl with these ``params``, listing these
     job ``kinds``, and check its output against it.

@@ -15,8 +15,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _redact
 from . import _validation as check
+from ._discovery import Discovery
 from ._exceptions import ClientClosedError, ParamValidationError, PersonalizeError, UsageError
-from ._merge import Discovery, JobChain, MergedListing, OnError, merged_listing
+from ._merge import JobChain, MergedListing, MergeParams, merged_listing
 from ._models import (
     INFERENCE,
     KINDS,
@@ -26,26 +27,32 @@ from ._models import (
     BatchSegmentJob,
     BatchSegmentJobSummary,
     JobKind,
-    JobKindName,
     Page,
     ResourceLevel,
 )
 from ._paging import Listing, TaskSet, hand_over, inline_source, page_chain, prefetch_source
-from ._transport import Limits, RetryMode, Transport, TransportOptions, check_service, pool_size
+from ._transport import Limits, Transport, TransportOptions, check_service, pool_size
+from ._vocabulary import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    JOB_KIND_NAMES,
+    ON_ERROR_POLICIES,
+    RETRY_MODES,
+    ChainKey,
+    JobKindName,
+    OnError,
+    RetryMode,
+)
 
 if TYPE_CHECKING:
     from aiobotocore.client import AioBaseClient
     from aiobotocore.session import AioSession
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "Client", "RequestStats"]
+__all__ = ["Client", "RequestStats"]
 
 S = TypeVar("S")
 F = TypeVar("F")
-
-DEFAULT_MAX_CONCURRENCY = 32
-DEFAULT_CONCURRENCY = 10
-_RETRY_MODES = ("standard", "adaptive", "legacy")
-_ON_ERROR = ("raise", "skip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +154,7 @@ class Client:
                 "profile_name", "give either session or profile_name, not both"
             )
         if retry_mode is not None:
-            check.choice("retry_mode", retry_mode, _RETRY_MODES)
+            check.choice("retry_mode", retry_mode, RETRY_MODES)
         options = TransportOptions(
             region_name=None if region_name is None else check.region("region_name", region_name),
             endpoint_url=_endpoint_url(endpoint_url),
@@ -304,7 +311,7 @@ class Client:
         self,
         solution_version_arn: str | None = None,
         *,
-        page_size: int = 100,
+        page_size: int = DEFAULT_PAGE_SIZE,
         max_items: int | None = None,
         starting_token: str | None = None,
         prefetch: int = 1,
@@ -328,7 +335,7 @@ class Client:
         self,
         solution_version_arn: str | None = None,
         *,
-        page_size: int = 100,
+        page_size: int = DEFAULT_PAGE_SIZE,
         max_items: int | None = None,
         starting_token: str | None = None,
         prefetch: int = 1,
@@ -391,7 +398,7 @@ class Client:
         solution_version_arns: Iterable[str],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-        page_size: int = 100,
+        page_size: int = DEFAULT_PAGE_SIZE,
         prefetch: int = 1,
         on_error: OnError = "raise",
         starting_tokens: Mapping[str, str] | None = None,
@@ -427,7 +434,7 @@ class Client:
         solution_version_arns: Iterable[str],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-        page_size: int = 100,
+        page_size: int = DEFAULT_PAGE_SIZE,
         prefetch: int = 1,
         on_error: OnError = "raise",
         starting_tokens: Mapping[str, str] | None = None,
@@ -462,26 +469,26 @@ class Client:
         chains = [JobChain(None, kind, arn, tokens.get(arn)) for arn in arns]
         return self._merge(
             chains,
-            None,
-            concurrency,
-            page_size,
-            prefetch,
-            on_error,
-            {},
             description=f"{kind.list_operation} x {len(arns)} solution versions",
+            concurrency=concurrency,
+            page_size=page_size,
+            prefetch=prefetch,
+            on_error=on_error,
         )
 
     def crawl_batch_jobs(
         self,
         *,
-        kinds: Iterable[JobKindName] = ("inference", "segment"),
+        kinds: Iterable[JobKindName] = JOB_KIND_NAMES,
         regions: Iterable[str] | None = None,
         solution_version_arns: Iterable[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        page_size: int = 100,
+        page_size: int = DEFAULT_PAGE_SIZE,
         prefetch: int = 1,
         on_error: OnError = "raise",
-        resume: Mapping[tuple[str, str, str], str | None] | None = None,
+        resume: Mapping[ChainKey, str | None]
+        | Mapping[tuple[str, str, str], str | None]
+        | None = None,
     ) -> MergedListing[BatchInferenceJobSummary | BatchSegmentJobSummary]:
         """The batch jobs of a whole account: every solution version, found by listing
         dataset groups, their solutions and the solutions' versions, in each region.
@@ -503,7 +510,7 @@ class Client:
             discovery call is a failure whose ``solution_version_arn`` is ``None``.
         :raises ParamValidationError: on bad input, before anything is sent.
         """
-        names = check.choices("kinds", kinds, KINDS)
+        names = check.choices("kinds", kinds, JOB_KIND_NAMES)
         chosen = tuple(KINDS[name] for name in names)
         where = None if regions is None else check.regions("regions", regions)
         if where is not None and self._options is None:
@@ -513,7 +520,7 @@ class Client:
                 raise ParamValidationError(
                     "regions", f"a wrapped client covers its own region {own!r} only"
                 )
-        checked_resume = check.resume_map("resume", resume, KINDS)
+        checked_resume = check.resume_map("resume", resume, JOB_KIND_NAMES)
         discovery: Discovery | None = None
         chains: list[JobChain] = []
         if solution_version_arns is None:
@@ -533,44 +540,41 @@ class Client:
             chains = [JobChain(_arn_region(arn), kind, arn) for arn in arns for kind in chosen]
         return self._merge(
             chains,
-            discovery,
-            concurrency,
-            page_size,
-            prefetch,
-            on_error,
-            checked_resume,
+            discovery=discovery,
+            resume=checked_resume,
             description=f"crawl of {'/'.join(names)} jobs",
+            concurrency=concurrency,
+            page_size=page_size,
+            prefetch=prefetch,
+            on_error=on_error,
         )
 
     def _merge(
         self,
-        chains: list[JobChain],
-        discovery: Discovery | None,
+        chains: Iterable[JobChain],
+        *,
+        discovery: Discovery | None = None,
+        resume: Mapping[ChainKey, str | None] | None = None,
+        description: str,
         concurrency: object,
         page_size: object,
         prefetch: object,
         on_error: object,
-        resume: Mapping[tuple[str, str, str], str | None],
-        *,
-        description: str,
     ) -> MergedListing[Any]:
-        width = check.int_in_range("concurrency", concurrency, 1)
-        size = check.page_size(page_size)
-        ahead = check.int_in_range("prefetch", prefetch, 1)
-        policy: Any = check.choice("on_error", on_error, _ON_ERROR)
-        self._check_usable()
-        return merged_listing(
-            _Fetcher(self),
-            chains=chains,
+        """The merged listing of checked chains; the pool's own parameters are checked
+        here, the same for every merged listing."""
+        params = MergeParams(
+            chains=tuple(chains),
             discovery=discovery,
-            concurrency=width,
-            page_size=size,
-            prefetch=ahead,
-            on_error=policy,
-            resume=resume,  # type: ignore[arg-type]
-            tasks=self._tasks,
+            concurrency=check.int_in_range("concurrency", concurrency, 1),
+            page_size=check.page_size(page_size),
+            prefetch=check.int_in_range("prefetch", prefetch, 1),
+            on_error=check.choice("on_error", on_error, ON_ERROR_POLICIES),
+            resume=resume or {},
             description=description,
         )
+        self._check_usable()
+        return merged_listing(_Fetcher(self), params, tasks=self._tasks)
 
     # -- describe ---------------------------------------------------------------------
 

@@ -35,6 +35,13 @@ from anyio.abc import TaskStatus
 
 import aiopersonalize
 from aiopersonalize import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    JOB_KIND_NAMES,
+    MAX_PAGE_SIZE,
+    ON_ERROR_POLICIES,
+    RETRY_MODES,
+    ChainKey,
     Client,
     JobKindName,
     ListingFailure,
@@ -45,10 +52,11 @@ from aiopersonalize import (
     ParamValidationError,
     PersonalizeError,
     RequestStats,
+    RetryMode,
     ServiceError,
 )
 
-from ._checkpoint import ChainKey, CheckpointError, Journal, Recovered, recover
+from ._checkpoint import CheckpointError, Journal, Recovered, recover
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -71,13 +79,11 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
 
-KINDS: tuple[JobKindName, ...] = ("inference", "segment")
 _PROG = "aiopersonalize crawl"
 # The progress line is redrawn this often: lively, yet cheap next to the crawl.
 _PROGRESS_INTERVAL = 0.25
 
 ProgressMode = Literal["auto", "always", "never"]
-RetryMode = Literal["adaptive", "standard", "legacy"]
 
 Job = aiopersonalize.BatchInferenceJobSummary | aiopersonalize.BatchSegmentJobSummary
 
@@ -105,8 +111,8 @@ def _positive_int(text: str) -> int:
 
 def _page_size(text: str) -> int:
     value = _positive_int(text)
-    if value > 100:
-        raise argparse.ArgumentTypeError(f"must be at most 100, not {value}")
+    if value > MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PAGE_SIZE}, not {value}")
     return value
 
 
@@ -138,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--kind",
         action="append",
-        choices=KINDS,
+        choices=JOB_KIND_NAMES,
         help="a job kind to list; repeat for both (default: both)",
     )
     what.add_argument(
@@ -151,9 +157,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=10,
+        default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help="this crawl's requests in flight at most (default 10)",
+        help=f"this crawl's requests in flight at most (default {DEFAULT_CONCURRENCY})",
     )
     how.add_argument(
         "--max-concurrency",
@@ -170,7 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     how.add_argument(
         "--retry-mode",
-        choices=("adaptive", "standard", "legacy"),
+        choices=RETRY_MODES,
         help="botocore's retry mode (default adaptive: retries, and slowing down once throttled)",
     )
     how.add_argument(
@@ -182,13 +188,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--page-size",
         type=_page_size,
-        default=100,
+        default=DEFAULT_PAGE_SIZE,
         metavar="N",
-        help="jobs per request, 1 to 100 (default 100)",
+        help=f"jobs per request, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
     )
     how.add_argument(
         "--on-error",
-        choices=("skip", "raise"),
+        choices=ON_ERROR_POLICIES,
         default="skip",
         help="skip: a listing that fails is reported and the others go on (exit status 1); "
         "raise: the first failure stops the crawl (default skip)",
@@ -219,11 +225,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Plan:
     """What to crawl and how: :meth:`Client.crawl_batch_jobs`'s arguments."""
 
-    kinds: tuple[JobKindName, ...] = KINDS
+    kinds: tuple[JobKindName, ...] = JOB_KIND_NAMES
     regions: tuple[str, ...] | None = None
     versions: tuple[str, ...] | None = None
-    concurrency: int = 10
-    page_size: int = 100
+    concurrency: int = DEFAULT_CONCURRENCY
+    page_size: int = DEFAULT_PAGE_SIZE
     on_error: OnError = "skip"
     resume: Mapping[ChainKey, str | None] | None = None
 
@@ -269,7 +275,7 @@ def _options(args: argparse.Namespace) -> _Options:
             raise _UsageError("--checkpoint needs --output FILE (output to stdout cannot resume)")
         if Path(args.checkpoint).resolve() == Path(args.output).resolve():
             raise _UsageError("--checkpoint and --output must be different files")
-    kinds = cast("tuple[JobKindName, ...]", _unique(args.kind) or KINDS)
+    kinds = cast("tuple[JobKindName, ...]", _unique(args.kind) or JOB_KIND_NAMES)
     plan = Plan(
         kinds=kinds,
         regions=_unique(args.region),
@@ -524,7 +530,7 @@ def page_lines(page: Page[Job]) -> bytes:
 def _chain(page: Page[Job]) -> ChainKey:
     if page.region is None or page.kind is None or page.solution_version_arn is None:
         raise RuntimeError(f"a crawl page without its chain: {page!r}")  # pragma: no cover
-    return (page.region, page.kind, page.solution_version_arn)
+    return ChainKey(page.region, page.kind, page.solution_version_arn)
 
 
 async def _write_pages(
@@ -696,7 +702,9 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
             f"resumed: {_plural(outcome.resumed_chains, 'listing')} already complete, "
             f"{outcome.kept_bytes} bytes of output kept"
         )
-    by_kind = ", ".join(f"{outcome.jobs[kind]} {kind}" for kind in KINDS if kind in outcome.jobs)
+    by_kind = ", ".join(
+        f"{outcome.jobs[kind]} {kind}" for kind in JOB_KIND_NAMES if kind in outcome.jobs
+    )
     jobs = sum(outcome.jobs.values())
     regions = ", ".join(sorted(outcome.regions))
     lines.append(

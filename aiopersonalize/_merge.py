@@ -32,43 +32,32 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ._discovery import LEVELS, Discovery, DiscoveryChain, expand, roots
 from ._exceptions import ClientClosedError, ConfigurationError, PersonalizeError
-from ._models import (
-    DATASET_GROUPS,
-    SOLUTION_VERSIONS,
-    SOLUTIONS,
-    JobKind,
-    JobKindName,
-    Page,
-    ResourceLevel,
-)
+from ._models import JobKind, Page, ResourceLevel
 from ._paging import Listing, PageSource, TaskSet, hand_over, page_chain, prefetch_source
+from ._vocabulary import ChainKey, JobKindName, OnError
 
 __all__ = [
-    "ChainKey",
+    "JobChain",
     "ListingFailure",
+    "MergeParams",
     "MergeProgress",
     "MergedListing",
-    "OnError",
     "PageFetcher",
     "merged_listing",
 ]
 
 T = TypeVar("T")
-
-OnError = Literal["raise", "skip"]
-
-ChainKey = tuple[str, JobKindName, str]
-"""A chain of jobs: ``(region, kind, solution_version_arn)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,29 +132,21 @@ class JobChain:
 
 
 @dataclass(frozen=True, slots=True)
-class _DiscoveryChain:
-    region: str
-    level: ResourceLevel
-    parent_arn: str | None
+class MergeParams:
+    """A merged listing's input, checked: the chains given, what to discover, and how
+    (``resume``: chain -> the token to go on after, or ``None`` for a finished chain)."""
+
+    chains: tuple[JobChain, ...]
+    discovery: Discovery | None
+    concurrency: int
+    page_size: int
+    prefetch: int
+    on_error: OnError
+    resume: Mapping[ChainKey, str | None]
+    description: str
 
 
-@dataclass(frozen=True, slots=True)
-class Discovery:
-    """Crawl these regions (``None``: the client's) for versions, and list these kinds."""
-
-    regions: tuple[str | None, ...]
-    kinds: tuple[JobKind[Any, Any], ...]
-
-
-_Chain = JobChain | _DiscoveryChain
-
-# The order in which waiting chains are taken: job listings (None) first.
-_URGENCY: tuple[ResourceLevel | None, ...] = (None, SOLUTION_VERSIONS, SOLUTIONS, DATASET_GROUPS)
-
-_CHILD_LEVEL: Mapping[ResourceLevel, ResourceLevel] = {
-    DATASET_GROUPS: SOLUTIONS,
-    SOLUTIONS: SOLUTION_VERSIONS,
-}
+_Chain = JobChain | DiscoveryChain
 
 
 @dataclass(slots=True)
@@ -192,12 +173,7 @@ class _Progress:
 @dataclass(slots=True)
 class _Plan:
     fetcher: PageFetcher
-    chains: tuple[JobChain, ...]
-    discovery: Discovery | None
-    concurrency: int
-    page_size: int
-    on_error: OnError
-    resume: Mapping[ChainKey, str | None]
+    params: MergeParams
     progress: _Progress = field(default_factory=_Progress)
     failures: list[ListingFailure] = field(default_factory=list)
 
@@ -210,14 +186,15 @@ class _Run:
         self._send = send
         # Chains wait in _ready, most urgent first; the stream carries one token per
         # waiting chain, and does the waking and the closing.
-        self._ready: tuple[deque[_Chain], ...] = tuple(deque() for _ in _URGENCY)
+        # (0: job listings, then discovery, deepest first: DiscoveryChain.urgency.)
+        self._ready: tuple[deque[_Chain], ...] = tuple(deque() for _ in range(len(LEVELS) + 1))
         self._queue_in, self._queue_out = anyio.create_memory_object_stream[None](math.inf)
         self._pending = 0  # chains queued or running
         self._seen: set[ChainKey] = set()
         self.fatal: BaseException | None = None
 
     async def run(self) -> None:
-        plan = self._plan
+        plan, params = self._plan, self._plan.params
         # Entered before the first await: a run cancelled or failing while the client
         # opens still closes its work queue.
         with self._queue_in, self._queue_out:
@@ -225,20 +202,22 @@ class _Run:
                 default = await plan.fetcher.default_region()
             finally:
                 plan.progress.starting = False
-            for chain in plan.chains:
+            for chain in params.chains:
                 self._add_jobs(
                     chain.region or default,
                     chain.kind,
                     chain.solution_version_arn,
                     chain.starting_token,
                 )
-            if plan.discovery is not None:
-                for region in dict.fromkeys(r or default for r in plan.discovery.regions):
-                    self._add(_DiscoveryChain(region, DATASET_GROUPS, None))
+            if params.discovery is not None:
+                for root in roots(r or default for r in params.discovery.regions):
+                    self._add(root)
             if self._pending == 0:
                 return
             # Discovery finds work as it goes: then every worker is started at once.
-            workers = plan.concurrency if plan.discovery else min(plan.concurrency, self._pending)
+            workers = params.concurrency
+            if params.discovery is None:
+                workers = min(workers, self._pending)
             async with anyio.create_task_group() as tg:
                 for _ in range(workers):
                     tg.start_soon(self._worker, tg)
@@ -247,9 +226,9 @@ class _Run:
 
     def _add(self, chain: _Chain) -> None:
         self._pending += 1
-        if isinstance(chain, _DiscoveryChain):
+        if isinstance(chain, DiscoveryChain):
             self._plan.progress.discovering += 1
-            self._ready[_URGENCY.index(chain.level)].append(chain)
+            self._ready[chain.urgency].append(chain)
         else:
             self._ready[0].append(chain)
         self._queue_in.send_nowait(None)
@@ -262,13 +241,13 @@ class _Run:
     def _add_jobs(
         self, region: str, kind: JobKind[Any, Any], arn: str, token: str | None = None
     ) -> None:
-        key: ChainKey = (region, kind.name, arn)
+        key = ChainKey(region, kind.name, arn)
         if key in self._seen:
             return
         self._seen.add(key)
         progress = self._plan.progress
         progress.versions += 1
-        resume = self._plan.resume
+        resume = self._plan.params.resume
         if key in resume:
             token = resume[key]
             if token is None:  # listed to the end by an earlier run
@@ -277,7 +256,7 @@ class _Run:
         self._add(JobChain(region, kind, arn, token))
 
     def _done(self, chain: _Chain) -> None:
-        if isinstance(chain, _DiscoveryChain):
+        if isinstance(chain, DiscoveryChain):
             self._plan.progress.discovering -= 1
         self._pending -= 1
         if self._pending == 0:
@@ -300,7 +279,7 @@ class _Run:
                 self._done(chain)
 
     async def _run_chain(self, chain: _Chain) -> None:
-        if isinstance(chain, _DiscoveryChain):
+        if isinstance(chain, DiscoveryChain):
             await self._discover(chain)
         else:
             await self._list_jobs(chain)
@@ -308,7 +287,7 @@ class _Run:
     def _tolerate(self, exc: PersonalizeError) -> bool:
         """Whether a chain's failure is recorded and the others go on."""
         fatal = isinstance(exc, (ClientClosedError, ConfigurationError))
-        return self._plan.on_error == "skip" and not fatal
+        return self._plan.params.on_error == "skip" and not fatal
 
     async def _follow(
         self,
@@ -327,7 +306,7 @@ class _Run:
         pages = page_chain(
             fetch,
             starting_token=token,
-            page_size=self._plan.page_size,
+            page_size=self._plan.params.page_size,
             max_items=None,
             operation=operation,
             solution_version_arn=solution_version_arn,
@@ -369,23 +348,22 @@ class _Run:
         else:
             plan.progress.versions_failed += 1
 
-    async def _discover(self, chain: _DiscoveryChain) -> None:
+    async def _discover(self, chain: DiscoveryChain) -> None:
         plan = self._plan
-        discovery = plan.discovery
+        discovery = plan.params.discovery
         assert discovery is not None
         region, level, parent = chain.region, chain.level, chain.parent_arn
-        child = _CHILD_LEVEL.get(level)
 
         async def fetch(next_token: str | None, max_results: int) -> Page[str]:
             return await plan.fetcher.arns(region, level, parent, next_token, max_results)
 
         async def found(page: Page[str]) -> None:
-            for arn in page.items:
-                if child is not None:
-                    self._add(_DiscoveryChain(region, child, arn))
-                else:
+            for child in expand(chain, page.items):
+                if isinstance(child, DiscoveryChain):
+                    self._add(child)
+                else:  # a solution version: list its jobs
                     for kind in discovery.kinds:
-                        self._add_jobs(region, kind, arn)
+                        self._add_jobs(region, kind, child)
 
         failure = partial(
             ListingFailure, None, operation=level.operation, region=region, parent_arn=parent
@@ -426,33 +404,16 @@ class MergedListing(Listing[T]):
 
 
 def merged_listing(
-    fetcher: PageFetcher,
-    *,
-    chains: Iterable[JobChain],
-    discovery: Discovery | None,
-    concurrency: int,
-    page_size: int,
-    prefetch: int,
-    on_error: OnError,
-    resume: Mapping[ChainKey, str | None],
-    tasks: TaskSet,
-    description: str,
+    fetcher: PageFetcher, params: MergeParams, *, tasks: TaskSet
 ) -> MergedListing[Any]:
-    """A merged listing of ``chains`` (and of what ``discovery`` finds); checked input."""
-    plan = _Plan(
-        fetcher=fetcher,
-        chains=tuple(chains),
-        discovery=discovery,
-        concurrency=concurrency,
-        page_size=page_size,
-        on_error=on_error,
-        resume=resume,
-    )
+    """A merged listing of ``params.chains`` (and of what ``params.discovery`` finds)."""
+    plan = _Plan(fetcher=fetcher, params=params)
 
     async def produce(send: MemoryObjectSendStream[Any]) -> None:
         await _Run(plan, send).run()
 
-    plan.progress.starting = discovery is not None
+    plan.progress.starting = params.discovery is not None
     # Each worker holds at most one page while it waits for room in the stream.
-    source = prefetch_source(produce, prefetch=concurrency * (prefetch - 1) + 1, tasks=tasks)
-    return MergedListing(source, plan, description=description)
+    buffer = params.concurrency * (params.prefetch - 1) + 1
+    source = prefetch_source(produce, prefetch=buffer, tasks=tasks)
+    return MergedListing(source, plan, description=params.description)

@@ -28,10 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from msgspec.structs import force_setattr
+
+from ._vocabulary import JobKindName
 
 __all__ = [
     "BatchInferenceJob",
@@ -42,7 +44,6 @@ __all__ = [
     "BatchSegmentJobSummary",
     "FieldsForThemeGeneration",
     "JobInput",
-    "JobKindName",
     "JobOutput",
     "JobStatus",
     "Page",
@@ -52,9 +53,6 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R", bound="_Record")
-
-JobKindName = Literal["inference", "segment"]
-"""The two kinds of batch job, by their public names."""
 
 _UTC = timezone.utc
 

@@ -17,7 +17,7 @@ import contextvars
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import anyio
@@ -47,17 +47,16 @@ from ._exceptions import (
 )
 from ._models import JobKind, Page, ResourceLevel
 from ._redact import redact
+from ._vocabulary import RetryMode
 from ._wire import SHAPES, Described, Listed, Shape
 
 if TYPE_CHECKING:
     from aiobotocore.client import AioBaseClient
 
-__all__ = ["Limits", "RetryMode", "Transport", "TransportOptions"]
+__all__ = ["Limits", "Transport", "TransportOptions"]
 
 S = TypeVar("S")
 F = TypeVar("F")
-
-RetryMode = Literal["standard", "adaptive", "legacy"]
 
 SERVICE_NAME = "personalize"
 

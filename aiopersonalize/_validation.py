@@ -22,17 +22,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TypeVar
 
 from ._exceptions import ParamValidationError
+from ._vocabulary import (
+    ARN_MAX_LENGTH,
+    JOB_KIND_NAMES,
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    NEXT_TOKEN_MAX_LENGTH,
+    ChainKey,
+    JobKindName,
+)
+from ._vocabulary import ARN_PATTERN as _ARN_PATTERN
 
-ARN_MAX_LENGTH = 256
-ARN_PATTERN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+", re.ASCII)
+L = TypeVar("L", bound=str)
+
+ARN_PATTERN = re.compile(_ARN_PATTERN, re.ASCII)
 # What Java's "." does not match, beyond the "\n" that Python's "." does not match either.
 _LINE_TERMINATORS = re.compile("[\r\u0085\u2028\u2029]")
-NEXT_TOKEN_MAX_LENGTH = 1500
-MAX_RESULTS_MIN = 1
-MAX_RESULTS_MAX = 100
 
 
 def _type_name(value: object) -> str:
@@ -107,7 +115,7 @@ def int_in_range(name: str, value: object, low: int, high: int | None = None) ->
 
 
 def page_size(value: object) -> int:
-    return int_in_range("page_size", value, MAX_RESULTS_MIN, MAX_RESULTS_MAX)
+    return int_in_range("page_size", value, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def max_items(value: object) -> int | None:
@@ -118,11 +126,13 @@ def prefetch(value: object) -> int:
     return int_in_range("prefetch", value, 0)
 
 
-def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+def choice(name: str, value: object, allowed: Iterable[L]) -> L:
+    """One of ``allowed`` (the allowed value itself, so a literal type's member)."""
     options = tuple(allowed)
-    if value not in options:
-        raise ParamValidationError(name, f"must be one of {options!r}, got {_show(value)}")
-    return str(value)
+    for option in options:
+        if value == option:
+            return option
+    raise ParamValidationError(name, f"must be one of {options!r}, got {_show(value)}")
 
 
 # botocore's check of region names (``botocore.utils.validate_region_name``), in lower
@@ -154,7 +164,7 @@ def regions(name: str, values: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(region(f"{name}[{i}]", v) for i, v in enumerate(items)))
 
 
-def choices(name: str, values: object, allowed: Iterable[str]) -> tuple[str, ...]:
+def choices(name: str, values: object, allowed: Iterable[L]) -> tuple[L, ...]:
     """A non-empty iterable of allowed strings (not a single string), de-duplicated."""
     items = _sequence(name, values, "names")
     if not items:
@@ -197,23 +207,40 @@ def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
     return tokens
 
 
+def chain_key(name: str, key: object, kinds: Iterable[JobKindName]) -> ChainKey:
+    """A ``(region, kind, solution_version_arn)`` tuple, checked part by part."""
+    if not isinstance(key, tuple) or len(key) != 3:
+        raise ParamValidationError(
+            name, f"keys are (region, kind, solution_version_arn) tuples, got {_show(key)}"
+        )
+    where = f"{name}[{_show(key)}]"
+    return ChainKey(region(where, key[0]), choice(where, key[1], kinds), arn(where, key[2]))
+
+
 def resume_map(
-    name: str, value: object, kinds: Iterable[str]
-) -> dict[tuple[str, str, str], str | None]:
+    name: str, value: object, kinds: Iterable[JobKindName]
+) -> dict[ChainKey, str | None]:
     """``(region, kind, solution_version_arn)`` -> token, or ``None`` for a finished chain."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise ParamValidationError(name, f"expected a mapping, got {_type_name(value)}")
     allowed = tuple(kinds)
-    checked: dict[tuple[str, str, str], str | None] = {}
+    checked: dict[ChainKey, str | None] = {}
     for key, token in value.items():
-        if not isinstance(key, tuple) or len(key) != 3:
-            raise ParamValidationError(
-                name, f"keys are (region, kind, solution_version_arn) tuples, got {_show(key)}"
-            )
-        where = f"{name}[{_show(key)}]"
-        checked[(region(where, key[0]), choice(where, key[1], allowed), arn(where, key[2]))] = (
-            next_token(where, token)
-        )
+        checked[chain_key(name, key, allowed)] = next_token(f"{name}[{_show(key)}]", token)
     return checked
+
+
+def check_resume(
+    resume: object, *, kinds: Iterable[JobKindName] = JOB_KIND_NAMES
+) -> dict[ChainKey, str | None]:
+    """A crawl's ``resume`` mapping checked as :meth:`Client.crawl_batch_jobs` checks it:
+    ``(region, kind, solution_version_arn)`` keys of ``kinds``, to tokens or ``None``.
+
+    For tools that keep resume positions of their own (a checkpoint, a database) and
+    want to refuse a damaged one before starting a crawl.
+
+    :raises ParamValidationError: naming the first key or token that is not valid.
+    """
+    return resume_map("resume", resume, kinds)

@@ -32,7 +32,7 @@ from ._models import (
     BatchSegmentJob,
     BatchSegmentJobSummary,
 )
-from ._validation import NEXT_TOKEN_MAX_LENGTH
+from ._vocabulary import NEXT_TOKEN_MAX_LENGTH
 
 __all__ = ["SHAPES", "Described", "Listed", "Shape"]
 

@@ -24,7 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiopersonalize._checkpoint import ChainKey, CheckpointError, Journal, Recovered, recover
+from aiopersonalize import ChainKey
+from aiopersonalize._checkpoint import CheckpointError, Journal, Recovered, recover
 
 PARAMS = {
     "kinds": ["inference", "segment"],

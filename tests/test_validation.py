@@ -92,8 +92,8 @@ def test_limits_follow_the_service_model() -> None:
     assert shapes["Arn"]["pattern"] == v.ARN_PATTERN.pattern
     assert shapes["NextToken"]["max"] == v.NEXT_TOKEN_MAX_LENGTH
     assert (shapes["MaxResults"]["min"], shapes["MaxResults"]["max"]) == (
-        v.MAX_RESULTS_MIN,
-        v.MAX_RESULTS_MAX,
+        v.MIN_PAGE_SIZE,
+        v.MAX_PAGE_SIZE,
     )
 
 

@@ -1,0 +1,80 @@
+"""The shared vocabulary: the words more than one module uses, each spelled once.
+
+Names of things (job kinds, error policies, retry modes), the key of a chain of pages,
+and the service's documented limits, from botocore's service model for Personalize
+(``personalize/2018-05-22``). Every other module imports them from here; nothing here
+imports from the rest of the package.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, NamedTuple
+
+__all__ = [
+    "ARN_MAX_LENGTH",
+    "ARN_PATTERN",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PAGE_SIZE",
+    "JOB_KIND_NAMES",
+    "MAX_PAGE_SIZE",
+    "MIN_PAGE_SIZE",
+    "NEXT_TOKEN_MAX_LENGTH",
+    "ON_ERROR_POLICIES",
+    "RETRY_MODES",
+    "ChainKey",
+    "JobKindName",
+    "OnError",
+    "RetryMode",
+]
+
+JobKindName = Literal["inference", "segment"]
+"""The two kinds of batch job, by their public names."""
+
+JOB_KIND_NAMES: Final[tuple[JobKindName, ...]] = ("inference", "segment")
+
+OnError = Literal["raise", "skip"]
+"""What a merged listing does when one chain fails: raise it (after stopping the
+others), or record it and go on."""
+
+ON_ERROR_POLICIES: Final[tuple[OnError, ...]] = ("raise", "skip")
+
+RetryMode = Literal["adaptive", "standard", "legacy"]
+"""botocore's retry modes; ``"adaptive"`` is this library's default."""
+
+RETRY_MODES: Final[tuple[RetryMode, ...]] = ("adaptive", "standard", "legacy")
+
+
+DEFAULT_MAX_CONCURRENCY: Final = 32
+"""A client's cap on requests in flight, across all its listings and regions."""
+
+DEFAULT_CONCURRENCY: Final = 10
+"""A merged listing's (or crawl's) own cap on requests in flight."""
+
+
+class ChainKey(NamedTuple):
+    """One chain of pages of jobs: a job kind of one solution version, in one region.
+
+    Equal to (and hashed as) the plain tuple ``(region, kind, solution_version_arn)``.
+    """
+
+    region: str
+    kind: JobKindName
+    solution_version_arn: str
+
+
+# -- the service's limits (the model's shapes) ------------------------------------------
+
+MIN_PAGE_SIZE: Final = 1
+MAX_PAGE_SIZE: Final = 100
+"""``MaxResults``: an integer from 1 to 100, the jobs (or resources) one call returns."""
+
+DEFAULT_PAGE_SIZE: Final = MAX_PAGE_SIZE
+"""Listings ask for whole pages: the fewest calls."""
+
+ARN_MAX_LENGTH: Final = 256
+ARN_PATTERN: Final = r"arn:([a-z\d-]+):personalize:.*:.*:.+"
+"""``Arn``: at most 256 characters matching this pattern (in Java's syntax)."""
+
+NEXT_TOKEN_MAX_LENGTH: Final = 1500
+"""``NextToken``: at most 1500 characters, ``\\p{ASCII}{0,1500}``."""
