@@ -53,6 +53,7 @@ __all__ = ["Client", "RequestStats"]
 
 S = TypeVar("S")
 F = TypeVar("F")
+C = TypeVar("C", bound="Client")  # ``Self`` for Python 3.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +215,7 @@ class Client:
     def __repr__(self) -> str:
         return f"<aiopersonalize.Client {self._where} [{self._state.value}]>"
 
-    async def __aenter__(self) -> Client:
+    async def __aenter__(self: C) -> C:
         if self._state is not _State.UNOPENED:
             if self._state is _State.CLOSED:
                 raise ClientClosedError("the client is closed; create a new one")

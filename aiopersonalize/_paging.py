@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# ``Self`` for Python 3.10 (``typing.Self`` is 3.11+): ``async with merged as jobs``
+# gives a MergedListing, with its ``failures`` and ``progress``.
+L = TypeVar("L", bound="Listing[Any]")
 
 FetchPage = Callable[[str | None, int], Awaitable[Page[T]]]
 
@@ -317,7 +320,7 @@ class Listing(Generic[T]):
     def __repr__(self) -> str:
         return f"<Listing {self._description} [{self._state.value}]>"
 
-    async def __aenter__(self) -> Listing[T]:
+    async def __aenter__(self: L) -> L:
         if self._state is _State.CLOSED:
             raise UsageError("this listing is closed; start a new one")
         return self
@@ -325,7 +328,7 @@ class Listing(Generic[T]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def __aiter__(self) -> Listing[T]:
+    def __aiter__(self: L) -> L:
         return self
 
     async def __anext__(self) -> T:
