@@ -69,16 +69,13 @@ class PersonalizeError(Exception):
         self.operation = operation
         self.solution_version_arn = solution_version_arn
 
+    def _context(self) -> tuple[tuple[str, str | None], ...]:
+        """What :meth:`__str__` adds to the message, where known."""
+        return (("operation", self.operation), ("solution_version_arn", self.solution_version_arn))
+
     def __str__(self) -> str:
-        context = [
-            f"{name}={value}"
-            for name, value in (
-                ("operation", self.operation),
-                ("solution_version_arn", self.solution_version_arn),
-            )
-            if value
-        ]
-        return f"{self.message} ({', '.join(context)})" if context else self.message
+        context = ", ".join(f"{name}={value}" for name, value in self._context() if value)
+        return f"{self.message} ({context})" if context else self.message
 
 
 class ParamValidationError(PersonalizeError, ValueError):
@@ -146,17 +143,11 @@ class ServiceError(PersonalizeError):
         self.request_id = request_id
         self.http_status = http_status
 
+    def _context(self) -> tuple[tuple[str, str | None], ...]:
+        return (*super()._context(), ("request_id", self.request_id))
+
     def __str__(self) -> str:
-        context = [
-            f"{name}={value}"
-            for name, value in (
-                ("operation", self.operation),
-                ("solution_version_arn", self.solution_version_arn),
-                ("request_id", self.request_id),
-            )
-            if value
-        ]
-        return f"{self.code}: {self.message} ({', '.join(context)})"
+        return f"{self.code}: {super().__str__()}"
 
 
 class InvalidInputError(ServiceError):
