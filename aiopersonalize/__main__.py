@@ -1,6 +1,6 @@
 """``python -m aiopersonalize``: the command line."""
 
-from aiopersonalize._cli import main
+from aiopersonalize.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

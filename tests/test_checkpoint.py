@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiopersonalize import ChainKey
-from aiopersonalize._checkpoint import CheckpointError, Journal, Recovered, recover
+from aiopersonalize.cli._checkpoint import CheckpointError, Journal, Recovered, recover
 
 PARAMS = {
     "kinds": ["inference", "segment"],

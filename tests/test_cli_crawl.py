@@ -1,7 +1,7 @@
 """``aiopersonalize crawl`` and ``aiopersonalize demo`` against the emulator.
 
 The crawl runs as a subprocess (``python -m aiopersonalize crawl``) where signals or
-the real stdout matter, and in-process through ``aiopersonalize._cli.main`` where they
+the real stdout matter, and in-process through ``aiopersonalize.cli.main`` where they
 do not (faster, and leaks then fail the test). The emulator serves from a thread.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from aiopersonalize._cli import main
+from aiopersonalize.cli import main
 from aiopersonalize.emulator import Emulator, EmulatorThread, Faults, InventorySpec, JobKind
 
 from .helpers import assert_no_secrets, run_cli

@@ -3,7 +3,7 @@
 Job records with arbitrary strings (quotes, backslashes, NUL and other control
 characters, U+2028, U+2029, U+0085 and the other characters ``str.splitlines()`` breaks
 at, characters beyond the BMP, very long strings) are served by a scripted peer
-(tests/peers.py) and crawled by the function the command runs (``_crawl.crawl``, the
+(tests/peers.py) and crawled by the function the command runs (``cli._engine.crawl``, the
 page writer) and by the command itself, ``aiopersonalize crawl -o FILE`` run
 in-process. Every output line must be one JSON object, lines must split at ``\\n`` only,
 whichever way a reader splits them, and each line must decode to exactly the job's
@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, Client
-from aiopersonalize._cli import main
-from aiopersonalize._crawl import Plan, crawl
+from aiopersonalize.cli import main
+from aiopersonalize.cli._engine import Plan, crawl
 
 from .peers import VERSION_ARN, Reply, scripted_peer
 

@@ -11,7 +11,7 @@ import anyio
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from aiopersonalize._cli import build_parser, main
+from aiopersonalize.cli._main import build_parser, main
 from aiopersonalize.emulator import Emulator, EmulatorProcess, EmulatorThread, Faults, InventorySpec
 from aiopersonalize.emulator._serve import emulator_options, to_argv
 from aiopersonalize.emulator._server import is_loopback

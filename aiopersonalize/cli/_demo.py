@@ -17,7 +17,8 @@ import anyio
 import aiopersonalize
 from aiopersonalize.emulator import Emulator, Faults, InventorySpec
 
-from ._crawl import Outcome, Plan, crawl, exit_status, summarize
+from ._engine import Outcome, Plan, crawl
+from ._summary import EXIT_INTERRUPTED, exit_status, summarize
 
 __all__ = ["add_arguments", "run"]
 
@@ -29,6 +30,7 @@ MAX_ATTEMPTS = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` command's options."""
     parser.add_argument("--seed", type=int, default=0, help="inventory seed (default 0)")
     parser.add_argument(
         "--latency",
@@ -109,9 +111,10 @@ async def _demo(args: argparse.Namespace) -> Outcome:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``aiopersonalize demo``; returns the exit status."""
     try:
         outcome = anyio.run(_demo, args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     summarize(outcome, sys.stdout)
     return exit_status(outcome)

@@ -1,10 +1,10 @@
-"""The ``aiopersonalize`` command line.
+"""The dispatcher: the command table, the parser, and :func:`main`.
 
-Each subcommand is a :class:`Command` in :data:`COMMANDS`: a name, a one-line help, a
-function adding its options to its parser and a function running it (returning the exit
-status). A command's module is imported only when that command is the one invoked (or
-when :func:`build_parser` is asked for every command's options), so one command's
-dependencies do not slow down another's start.
+Each subcommand is a :class:`Command` in :data:`COMMANDS`: a name, a one-line help, and
+the module implementing it, a :class:`CommandModule`. A command's module is imported
+only when that command is the one invoked (or when :func:`build_parser` is asked for
+every command's options), so one command's dependencies do not slow down another's
+start: ``serve`` never loads the crawl, nor ``crawl`` the emulator.
 """
 
 from __future__ import annotations
@@ -14,42 +14,53 @@ import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, cast
 
-__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+__all__ = ["COMMANDS", "Command", "CommandModule", "build_parser", "main"]
+
+
+class CommandModule(Protocol):
+    """What a command's module provides."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's options to its parser."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the command with the parsed ``args``; returns the exit status."""
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A subcommand implemented by ``module``'s ``add_arguments(parser)`` and
-    ``run(args) -> int``."""
+    """A subcommand: its ``name``, its one-line ``help``, and the ``module`` that
+    implements it (a :class:`CommandModule`, imported on first use)."""
 
     name: str
     help: str
     module: str
 
-    def _load(self) -> Any:
-        return importlib.import_module(self.module)
+    def load(self) -> CommandModule:
+        """The command's module, imported now if it was not yet."""
+        return cast("CommandModule", importlib.import_module(self.module))
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        self._load().add_arguments(parser)
+        self.load().add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        status: int = self._load().run(args)
-        return status
+        return self.load().run(args)
 
 
 COMMANDS: tuple[Command, ...] = (
     Command(
         "crawl",
         "list every batch job of an account (or of given solution versions) as JSON Lines",
-        "aiopersonalize._crawl",
+        "aiopersonalize.cli._crawl",
     ),
     Command(
         "demo",
         "crawl the embedded emulator's seeded inventory, to see what the tool does",
-        "aiopersonalize._demo",
+        "aiopersonalize.cli._demo",
     ),
+    # The emulator's own command: it lives with the emulator, which it serves.
     Command(
         "serve",
         "serve a local Amazon Personalize emulator until interrupted",

@@ -1,0 +1,212 @@
+"""The ``crawl`` command's options: their parser, their checks, and :class:`Options`.
+
+Each option's value is checked as it is parsed (argparse's usage error, exit status
+2); combinations that cannot work raise :class:`OptionsError` from :func:`read_options`.
+What to crawl becomes a :class:`~aiopersonalize.cli._engine.Plan`; the rest says where
+the output goes and how the client talks to the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+from aiopersonalize import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    JOB_KIND_NAMES,
+    MAX_PAGE_SIZE,
+    ON_ERROR_POLICIES,
+    RETRY_MODES,
+    JobKindName,
+    RetryMode,
+)
+
+from ._engine import Plan
+
+__all__ = ["Options", "OptionsError", "ProgressMode", "add_arguments", "read_options"]
+
+ProgressMode = Literal["auto", "always", "never"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _page_size(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PAGE_SIZE}, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``crawl`` command's options."""
+    where = parser.add_argument_group("where")
+    where.add_argument(
+        "--region",
+        action="append",
+        metavar="REGION",
+        help="a region to crawl; repeat for several (default: the environment's or "
+        "profile's region)",
+    )
+    where.add_argument("--profile", help="the AWS profile for credentials and region")
+    where.add_argument(
+        "--endpoint-url", metavar="URL", help="another endpoint, e.g. a local emulator"
+    )
+    what = parser.add_argument_group("what")
+    what.add_argument(
+        "--kind",
+        action="append",
+        choices=JOB_KIND_NAMES,
+        help="a job kind to list; repeat for both (default: both)",
+    )
+    what.add_argument(
+        "--solution-version-arn",
+        action="append",
+        metavar="ARN",
+        help="list this solution version's jobs (repeatable); no discovery then",
+    )
+    how = parser.add_argument_group("how")
+    how.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"this crawl's requests in flight at most (default {DEFAULT_CONCURRENCY})",
+    )
+    how.add_argument(
+        "--max-concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="the client's cap on requests in flight (default: the larger of "
+        f"--concurrency and {DEFAULT_MAX_CONCURRENCY})",
+    )
+    how.add_argument(
+        "--max-rps",
+        type=_positive_float,
+        metavar="RATE",
+        help="at most this many HTTP requests per second, retries included (default: no cap)",
+    )
+    how.add_argument(
+        "--retry-mode",
+        choices=RETRY_MODES,
+        help="botocore's retry mode (default adaptive: retries, and slowing down once throttled)",
+    )
+    how.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        metavar="N",
+        help="attempts per call, retries included (default: botocore's, 3)",
+    )
+    how.add_argument(
+        "--page-size",
+        type=_page_size,
+        default=DEFAULT_PAGE_SIZE,
+        metavar="N",
+        help=f"jobs per request, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+    )
+    how.add_argument(
+        "--on-error",
+        choices=ON_ERROR_POLICIES,
+        default="skip",
+        help="skip: a listing that fails is reported and the others go on (exit status 1); "
+        "raise: the first failure stops the crawl (default skip)",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--output",
+        "-o",
+        default="-",
+        metavar="FILE",
+        help="write the JSON Lines here (default -: stdout)",
+    )
+    out.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="journal progress here; rerun the same command to resume an interrupted "
+        "crawl (needs --output FILE)",
+    )
+    out.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="a progress line on stderr (auto: when stderr is a terminal)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The parsed command line: the plan, the client's settings, the output."""
+
+    plan: Plan
+    profile: str | None
+    endpoint_url: str | None
+    max_concurrency: int
+    max_rps: float | None
+    retry_mode: RetryMode | None
+    max_attempts: int | None
+    output: str
+    checkpoint: str | None
+    progress: ProgressMode
+
+
+class OptionsError(Exception):
+    """A combination of arguments that cannot work."""
+
+
+def _unique(values: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(dict.fromkeys(values))
+
+
+def read_options(args: argparse.Namespace) -> Options:
+    """The options of the parsed ``args``, repeated values once each.
+
+    :raises OptionsError: a checkpoint without an output file, or in the output's place.
+    """
+    if args.checkpoint is not None:
+        if args.output == "-":
+            raise OptionsError("--checkpoint needs --output FILE (output to stdout cannot resume)")
+        if Path(args.checkpoint).resolve() == Path(args.output).resolve():
+            raise OptionsError("--checkpoint and --output must be different files")
+    kinds = cast("tuple[JobKindName, ...]", _unique(args.kind) or JOB_KIND_NAMES)
+    plan = Plan(
+        kinds=kinds,
+        regions=_unique(args.region),
+        versions=_unique(args.solution_version_arn),
+        concurrency=args.concurrency,
+        page_size=args.page_size,
+        on_error=args.on_error,
+    )
+    return Options(
+        plan=plan,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        max_concurrency=args.max_concurrency or max(args.concurrency, DEFAULT_MAX_CONCURRENCY),
+        max_rps=args.max_rps,
+        retry_mode=args.retry_mode,
+        max_attempts=args.max_attempts,
+        output=args.output,
+        checkpoint=args.checkpoint,
+        progress=args.progress,
+    )

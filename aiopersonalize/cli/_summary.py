@@ -1,0 +1,124 @@
+"""The end of a crawl: its summary on stderr, and its exit status.
+
+Exit statuses: 0 done; 1 some listing failed, or a fatal error; 2 usage errors (bad
+arguments, a checkpoint of another crawl); 130 interrupted (SIGINT or SIGTERM); 141
+the reader of stdout went away (``crawl | head``), quietly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from aiopersonalize import JOB_KIND_NAMES, ListingFailure, ParamValidationError, ServiceError
+
+from ._engine import Outcome
+
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "exit_status",
+    "failure_line",
+    "summarize",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
+
+PROG = "aiopersonalize crawl"
+"""The name the crawl's messages start with."""
+
+
+def exit_status(outcome: Outcome) -> int:
+    """130 interrupted; 2 invalid input; 1 a fatal error or a failed listing; else 0."""
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    if isinstance(outcome.error, ParamValidationError):
+        return EXIT_USAGE
+    if outcome.error is not None or outcome.failures:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _error_name(error: BaseException) -> str:
+    if isinstance(error, ServiceError):
+        return f"{type(error).__name__} ({error.code})"
+    return type(error).__name__
+
+
+def failure_line(failure: ListingFailure) -> str:
+    """One failed listing: operation, what was being listed, where, and the error."""
+    subject = failure.solution_version_arn or failure.parent_arn or "(account)"
+    where = failure.region if failure.kind is None else f"{failure.region}, {failure.kind}"
+    return f"{failure.operation} {subject} [{where}]: {_error_name(failure.error)}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
+    lines: list[str] = []
+    if outcome.resumed_chains or outcome.kept_bytes:
+        lines.append(
+            f"resumed: {_plural(outcome.resumed_chains, 'listing')} already complete, "
+            f"{outcome.kept_bytes} bytes of output kept"
+        )
+    by_kind = ", ".join(
+        f"{outcome.jobs[kind]} {kind}" for kind in JOB_KIND_NAMES if kind in outcome.jobs
+    )
+    jobs = sum(outcome.jobs.values())
+    regions = ", ".join(sorted(outcome.regions))
+    lines.append(
+        f"jobs: {jobs}"
+        + (f" ({by_kind})" if by_kind else "")
+        + (f" in {regions}" if regions else "")
+    )
+    if outcome.progress is not None:
+        p = outcome.progress
+        lines.append(
+            f"listings (solution version x job kind): {p.versions_done} of {p.versions} "
+            f"complete, {p.versions_failed} failed"
+        )
+    lines.extend(f"  failed: {failure_line(f)}" for f in outcome.failures)
+    rate = jobs / outcome.elapsed if outcome.elapsed > 0 else 0.0
+    if outcome.stats is not None:
+        lines.append(
+            f"requests: {outcome.stats.requests} ({outcome.stats.retries} retries) "
+            f"in {outcome.elapsed:.2f} s, {rate:.0f} jobs/s"
+        )
+    lines.extend(_ending(outcome, checkpoint))
+    return lines
+
+
+def _ending(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
+    """How the crawl ended, and what to do next."""
+    if outcome.interrupted:
+        if checkpoint is None:
+            return ["interrupted (without --checkpoint, a rerun starts over)"]
+        return [f"interrupted: rerun the same command to resume from {checkpoint}"]
+    if outcome.error is not None:
+        detail = f"{_error_name(outcome.error)}: {outcome.error}"
+        again = f"; rerun the same command to resume from {checkpoint}" if checkpoint else ""
+        return [f"{PROG}: error: {detail}{again}"]
+    if outcome.failures:
+        again = (
+            f"; rerun the same command to retry them from {checkpoint}"
+            if checkpoint
+            else " (with --checkpoint, a rerun retries just those)"
+        )
+        return [f"{_plural(len(outcome.failures), 'listing')} failed{again}"]
+    return []
+
+
+def summarize(outcome: Outcome, stream: TextIO, *, checkpoint: str | None = None) -> None:
+    """Print the end-of-crawl summary (credentials never appear: none are known here)."""
+    stream.writelines(f"{line}\n" for line in _summary_lines(outcome, checkpoint))
+    stream.flush()
