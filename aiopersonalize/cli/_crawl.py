@@ -15,6 +15,7 @@ loop of its own, then the summary and exit status (:mod:`._summary`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -94,15 +95,7 @@ def _resume_plan(plan: Plan, recovered: Recovered | None) -> Plan:
     regions = plan.regions
     if regions is None and plan.versions is None and positions:
         regions = tuple(sorted({region for region, _, _ in positions}))
-    return Plan(
-        kinds=plan.kinds,
-        regions=regions,
-        versions=plan.versions,
-        concurrency=plan.concurrency,
-        page_size=plan.page_size,
-        on_error=plan.on_error,
-        resume=positions,
-    )
+    return dataclasses.replace(plan, regions=regions, resume=positions)
 
 
 def _show_progress(mode: ProgressMode, output: str) -> bool:
