@@ -64,7 +64,7 @@ from aiobotocore.session import get_session
 
 import aiopersonalize
 from aiopersonalize import BatchInferenceJobSummary
-from aiopersonalize.emulator import EmulatorProcess, InventorySpec
+from aiopersonalize.emulator import EmulatorOptions, EmulatorProcess, InventorySpec
 
 __all__ = ["DESCRIPTION", "NAME", "run"]
 
@@ -174,7 +174,7 @@ async def run(quick: bool) -> list[Row]:
         inference_jobs_per_version=JOBS,
         segment_jobs_per_version=0,
     )
-    emulator = EmulatorProcess(inventory=inventory)
+    emulator = EmulatorProcess(EmulatorOptions(inventory=inventory))
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url

@@ -77,7 +77,7 @@ from _common import (
 from aiobotocore.session import get_session
 
 import aiopersonalize
-from aiopersonalize.emulator import EmulatorProcess, InventorySpec
+from aiopersonalize.emulator import EmulatorOptions, EmulatorProcess, InventorySpec
 
 __all__ = ["DESCRIPTION", "NAME", "run"]
 
@@ -241,7 +241,7 @@ def _check(run: Run, report: dict[str, Any], stats: dict[str, Any]) -> None:
 async def run(quick: bool) -> list[Row]:
     """Run the listings, each in a fresh process, interleaved, against one emulator."""
     repetitions = QUICK_REPETITIONS if quick else REPETITIONS
-    emulator = EmulatorProcess(inventory=INVENTORY)
+    emulator = EmulatorProcess(EmulatorOptions(inventory=INVENTORY))
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url

@@ -56,7 +56,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 
 import aiopersonalize
-from aiopersonalize.emulator import EmulatorProcess, Faults, InventorySpec
+from aiopersonalize.emulator import EmulatorOptions, EmulatorProcess, Faults, InventorySpec
 
 __all__ = ["DESCRIPTION", "NAME", "run"]
 
@@ -196,7 +196,7 @@ async def run(quick: bool) -> list[Row]:
     """Time the contenders, interleaved, against one emulator process."""
     repetitions = QUICK_REPETITIONS if quick else REPETITIONS
     sequential_repetitions = QUICK_SEQUENTIAL_REPETITIONS if quick else SEQUENTIAL_REPETITIONS
-    emulator = EmulatorProcess(inventory=INVENTORY)
+    emulator = EmulatorProcess(EmulatorOptions(inventory=INVENTORY))
     executor = ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="boto3")
     async with contextlib.AsyncExitStack() as stack:
         # Last out: by then no run is under way, so shutting the pool down does not wait.

@@ -44,7 +44,7 @@ from _common import (
 from aiobotocore.session import get_session
 
 import aiopersonalize
-from aiopersonalize.emulator import EmulatorProcess, Faults, InventorySpec
+from aiopersonalize.emulator import EmulatorOptions, EmulatorProcess, Faults, InventorySpec
 
 __all__ = ["DESCRIPTION", "NAME", "run"]
 
@@ -120,7 +120,7 @@ async def run(quick: bool) -> list[Row]:
         inference_jobs_per_version=JOBS,
         segment_jobs_per_version=0,
     )
-    emulator = EmulatorProcess(inventory=inventory)
+    emulator = EmulatorProcess(EmulatorOptions(inventory=inventory))
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(emulator)
         endpoint = emulator.endpoint_url

@@ -41,7 +41,7 @@ from aiopersonalize import (
     ClientClosedError,
     MergedListing,
 )
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import producer_tasks, wait_until
 
@@ -394,7 +394,7 @@ async def test_a_single_listing_cancelled_at_any_moment(
     """A single listing cancelled at any moment has received exactly its first jobs in
     order, leaves no task, surfaces as cancellation, abandons its request in flight, and
     leaves its client usable and, once closed, without a connection."""
-    async with Emulator(inventory=SINGLE, faults=Faults(latency=LATENCY)) as emu:
+    async with Emulator(EmulatorOptions(inventory=SINGLE, faults=Faults(latency=LATENCY))) as emu:
         arn = emu.solution_version_arns()[0]
         expected: list[Any] = []
 
@@ -431,7 +431,7 @@ async def test_a_single_listing_cancelled_at_any_moment(
 async def test_collect_cancelled_at_any_moment() -> None:
     """``collect()`` cancelled at any moment returns nothing and surfaces as cancellation,
     leaves no task and abandons its request in flight; uncancelled, it returns every job."""
-    async with Emulator(inventory=SINGLE, faults=Faults(latency=LATENCY)) as emu:
+    async with Emulator(EmulatorOptions(inventory=SINGLE, faults=Faults(latency=LATENCY))) as emu:
         arn = emu.solution_version_arns()[0]
         expected: list[Any] = []
 
@@ -477,7 +477,9 @@ async def test_a_merged_listing_cancelled_at_any_moment(on_error: Literal["raise
     cancellation and never as a failure (under "skip" the one denied version is the only
     failure), abandons its requests in flight, and leaves its client usable and, once
     closed, without a connection."""
-    async with Emulator(inventory=TEN_VERSIONS, faults=Faults(latency=LATENCY)) as emu:
+    async with Emulator(
+        EmulatorOptions(inventory=TEN_VERSIONS, faults=Faults(latency=LATENCY))
+    ) as emu:
         versions = emu.solution_version_arns()
         denied = versions[3] if on_error == "skip" else None
         expected: dict[ChainKey, list[str]] = {}
@@ -522,7 +524,7 @@ async def test_a_crawl_cancelled_at_any_moment() -> None:
     has received of each chain its first jobs in order and no job twice, leaves no task,
     surfaces as cancellation, abandons its requests in flight, and leaves its client
     usable and, once closed, without a connection."""
-    async with Emulator(inventory=ACCOUNT, faults=Faults(latency=LATENCY)) as emu:
+    async with Emulator(EmulatorOptions(inventory=ACCOUNT, faults=Faults(latency=LATENCY))) as emu:
         expected: dict[ChainKey, list[str]] = {}
 
         async def warm_up(client: Client) -> None:
@@ -551,7 +553,9 @@ async def test_a_fresh_client_cancelled_at_any_moment_leaves_no_connection() -> 
     four connections) cancelled at any moment, opening the client included, and the
     client then closed: each time the process is left with the open fds it had before the
     client was made, and no task."""
-    async with Emulator(inventory=TEN_VERSIONS, faults=Faults(latency=LATENCY)) as emu:
+    async with Emulator(
+        EmulatorOptions(inventory=TEN_VERSIONS, faults=Faults(latency=LATENCY))
+    ) as emu:
         versions = emu.solution_version_arns()[:4]
         session = get_session()  # shared, so that a new client is made in a few ms
         async with Client(endpoint_url=emu.endpoint_url, session=session) as client:
@@ -594,7 +598,7 @@ async def test_a_fresh_client_cancelled_at_any_moment_leaves_no_connection() -> 
 async def test_a_describe_cancelled_at_any_moment() -> None:
     """A describe cancelled at any moment returns nothing and surfaces as cancellation,
     abandoning its request in flight; the client then describes the job in full."""
-    async with Emulator(inventory=SINGLE, faults=Faults(latency=LATENCY)) as emu:
+    async with Emulator(EmulatorOptions(inventory=SINGLE, faults=Faults(latency=LATENCY))) as emu:
         arn = emu.solution_version_arns()[0]
         expected: list[Any] = []
 
@@ -717,7 +721,7 @@ async def test_closing_the_client_ends_its_running_call_with_client_closed(
     starting) ends that call promptly with ClientClosedError after only jobs it had
     fetched, leaves no task, and the client then refuses every call."""
     async with (
-        Emulator(inventory=ACCOUNT) as emu,
+        Emulator(EmulatorOptions(inventory=ACCOUNT)) as emu,
         Client(endpoint_url=emu.endpoint_url, **RETRYING) as client,
     ):
         versions = emu.solution_version_arns()

@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 
 from aiopersonalize.cli import main
-from aiopersonalize.emulator import Emulator, EmulatorThread, Faults, InventorySpec, JobKind
+from aiopersonalize.emulator import (
+    Emulator,
+    EmulatorOptions,
+    EmulatorThread,
+    Faults,
+    InventorySpec,
+    JobKind,
+)
 
 from .helpers import assert_no_secrets, run_cli
 
@@ -44,14 +51,16 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """The small inventory, served from a thread."""
-    with EmulatorThread(inventory=SMALL, seed=7) as running:
+    with EmulatorThread(EmulatorOptions(inventory=SMALL, seed=7)) as running:
         yield running
 
 
 @pytest.fixture
 def slow_emulator() -> Iterator[Emulator]:
     """Latency enough for a crawl of small pages to be caught midway."""
-    with EmulatorThread(inventory=SMALL, seed=7, faults=Faults(latency=0.03)) as running:
+    with EmulatorThread(
+        EmulatorOptions(inventory=SMALL, seed=7, faults=Faults(latency=0.03))
+    ) as running:
         yield running
 
 
@@ -452,7 +461,7 @@ def test_closed_stdout_pipe_ends_the_crawl_quietly(tmp_path: Path) -> None:
     SIGPIPE status and prints no error, traceback or summary."""
     # The default inventory's ~0.5 MB of JSON Lines cannot all fit in a pipe's buffer,
     # so the crawl is still writing when the reader has gone.
-    with EmulatorThread(inventory=InventorySpec(), seed=7) as big:
+    with EmulatorThread(EmulatorOptions(inventory=InventorySpec(), seed=7)) as big:
         process = subprocess.Popen(
             [sys.executable, "-m", "aiopersonalize", "crawl", "--endpoint-url",
              big.endpoint_url, "--region", "us-east-1", "--page-size", "5"],

@@ -26,7 +26,7 @@ from aiopersonalize import (
     UsageError,
 )
 from aiopersonalize._transport import TransportOptions
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import exception_texts, unused_port, wait_no_producers
 from .peers import (
@@ -304,7 +304,7 @@ async def test_max_concurrency_requests_are_in_flight_at_once_and_never_more(
         segment_jobs_per_version=1,
     )
     async with (
-        Emulator(inventory=spec) as emu,
+        Emulator(EmulatorOptions(inventory=spec)) as emu,
         Client(endpoint_url=emu.endpoint_url, max_concurrency=concurrency, **NO_RETRY) as client,
     ):
         listing = client.list_batch_inference_jobs(page_size=2 * concurrency)
@@ -369,7 +369,7 @@ async def test_the_secret_key_and_session_token_never_appear_in_reprs_errors_or_
     credentials = {"aws_secret_access_key": SECRET, "aws_session_token": TOKEN, **NO_RETRY}
     texts: list[str] = []
     raised: list[type[BaseException]] = []
-    async with Emulator(credentials={"AKIDKNOWN": "the-right-secret"}) as emu:
+    async with Emulator(EmulatorOptions(credentials={"AKIDKNOWN": "the-right-secret"})) as emu:
         for key_id in ("AKIDKNOWN", "AKIDUNKNOWN"):
             client = Client(endpoint_url=emu.endpoint_url, aws_access_key_id=key_id, **credentials)
             texts.append(repr(client))

@@ -30,7 +30,7 @@ from aiopersonalize import (
     Page,
     ParamValidationError,
 )
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import producer_tasks, wait_no_producers, wait_until
 from .peers import VERSION_ARN, Peer, Reply, error, scripted_peer
@@ -265,7 +265,7 @@ async def test_discovery_lists_every_job_of_the_region_exactly_once() -> None:
     the client's region and lists both kinds for each: every job of the account-wide
     listings exactly once, on pages naming their region, kind and version, each chain
     ending on a page without a next token, and progress complete at the end."""
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         expected = await region_inventory(emu)
         emu.stats.reset()
         async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
@@ -320,7 +320,7 @@ async def test_a_crawl_lists_only_the_kinds_asked_and_each_once(
 ) -> None:
     """``kinds`` chooses the job kinds listed: only those jobs are delivered and only their
     operation is called, and a kind given twice is listed once."""
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         expected = await region_inventory(emu, kinds=listed)
         emu.stats.reset()
         async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
@@ -367,7 +367,7 @@ async def test_bad_kinds_or_regions_are_refused_at_the_call_before_any_request(
     instead of a list of them, or in a version's ARN), raises ParamValidationError naming the parameter when the
     crawl is created, and nothing is sent."""
     async with (
-        Emulator(inventory=SMALL) as emu,
+        Emulator(EmulatorOptions(inventory=SMALL)) as emu,
         Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client,
     ):
         with pytest.raises(ParamValidationError) as info:
@@ -381,7 +381,7 @@ async def test_one_client_crawls_several_regions() -> None:
     emulator tells them apart by each request's credential scope): every job of both
     regions once, on pages naming the region the job's ARN names."""
     regions = [REGION, OTHER_REGION]
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         expected = await region_inventory(emu, REGION) | await region_inventory(emu, OTHER_REGION)
         async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
             listing = client.crawl_batch_jobs(regions=regions, page_size=PAGE_SIZE)
@@ -402,7 +402,7 @@ async def test_given_versions_are_listed_in_their_own_region_without_discovery()
     """With ``solution_version_arns``, nothing is discovered (no ListDatasetGroups,
     ListSolutions or ListSolutionVersions request), a version given twice is listed
     once, and each version is listed in the region its ARN names."""
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         east = emu.solution_version_arns(REGION)[:2]
         west = emu.solution_version_arns(OTHER_REGION)[:1]
         given = [*east, *west, east[0]]
@@ -442,7 +442,7 @@ async def test_the_pool_caps_discovery_and_listing_together(concurrency: int) ->
         inference_jobs_per_version=2,
         segment_jobs_per_version=2,
     )
-    async with Emulator(inventory=spec) as emu:
+    async with Emulator(EmulatorOptions(inventory=spec)) as emu:
         expected = await region_inventory(emu)
         emu.stats.reset()
         emu.faults = Faults(latency=0.02)
@@ -493,7 +493,7 @@ async def test_jobs_arrive_before_a_large_discovery_has_ended() -> None:
         segment_jobs_per_version=1,
     )
     async with (
-        Emulator(inventory=spec, faults=Faults(latency=0.02)) as emu,
+        Emulator(EmulatorOptions(inventory=spec, faults=Faults(latency=0.02))) as emu,
         Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client,
     ):
         listing = client.crawl_batch_jobs(concurrency=4)
@@ -540,7 +540,7 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered() -> 
     every job once; and it sends only the requests of the unfinished chains' remaining
     pages, none for finished chains."""
     page_size = 2  # 6 jobs: 3 pages per chain
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
             complete = await all_pages(client.crawl_batch_jobs(page_size=page_size, concurrency=3))
         everything = delivered(complete)
@@ -576,7 +576,7 @@ async def test_skip_lists_everything_else_and_records_each_denied_chain() -> Non
     """With ``on_error="skip"``, a version the service denies is recorded as one
     ListingFailure per kind (its version, kind, region, operation and the original
     AccessDeniedError) while every job of every other version is listed once."""
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         denied = emu.solution_version_arns()[1]
         expected = await region_inventory(emu) - await version_jobs(emu, denied)
         emu.faults = Faults(deny_solution_versions=frozenset({denied}))
@@ -608,7 +608,7 @@ async def test_raise_ends_the_crawl_with_the_original_error_and_nothing_left_run
     """With the default ``on_error="raise"``, a denied version ends the crawl with the
     original AccessDeniedError (not a group), and once it is raised no task of the crawl
     is left and the server has no request in flight."""
-    async with Emulator(inventory=SMALL, faults=Faults(latency=0.02)) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL, faults=Faults(latency=0.02))) as emu:
         denied = emu.solution_version_arns()[2]
         emu.faults = Faults(latency=0.02, deny_solution_versions=frozenset({denied}))
         async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
@@ -715,7 +715,7 @@ async def test_leaving_a_crawl_early_leaves_nothing_running(how: str) -> None:
         inference_jobs_per_version=4,
         segment_jobs_per_version=4,
     )
-    async with Emulator(inventory=spec, faults=Faults(latency=0.05)) as emu:
+    async with Emulator(EmulatorOptions(inventory=spec, faults=Faults(latency=0.05))) as emu:
         client = Client(endpoint_url=emu.endpoint_url, region_name=REGION)
         try:
             listing = client.crawl_batch_jobs(page_size=2, concurrency=6)

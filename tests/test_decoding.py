@@ -41,7 +41,7 @@ from aiopersonalize import (
     S3DataConfig,
     ThemeGenerationConfig,
 )
-from aiopersonalize.emulator import Emulator, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
 from .peers import VERSION_ARN, Reply, connected, scripted_peer
 
@@ -134,7 +134,7 @@ async def stock() -> AsyncIterator[Callable[[str], Any]]:
 
 @pytest.fixture(scope="module")
 async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator(inventory=SPEC, seed=11) as running:
+    async with Emulator(EmulatorOptions(inventory=SPEC, seed=11)) as running:
         yield running
 
 

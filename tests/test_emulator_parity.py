@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aiopersonalize import Client, JobStatus
-from aiopersonalize.emulator import Emulator, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
 from .emulator.conftest import ACCESS_KEY, SECRET_KEY, Boto, make_client, run_aws
 
@@ -46,7 +46,7 @@ def _normalised(record: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator(inventory=SPEC, seed=7) as running:
+    async with Emulator(EmulatorOptions(inventory=SPEC, seed=7)) as running:
         yield running
 
 

@@ -35,7 +35,7 @@ from aiopersonalize import (
     TransportError,
     TransportTimeoutError,
 )
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import unused_port, wait_no_producers
 from .peers import (
@@ -371,7 +371,7 @@ async def test_describing_an_unknown_job_on_the_emulator_raises_resource_not_fou
     """The emulator's ResourceNotFoundException for an unknown job ARN arrives as
     ResourceNotFoundError with its code, request id and HTTP status."""
     async with (
-        Emulator(inventory=SMALL) as emu,
+        Emulator(EmulatorOptions(inventory=SMALL)) as emu,
         Client(endpoint_url=emu.endpoint_url, **NO_RETRY) as client,
     ):
         with pytest.raises(ResourceNotFoundError) as info:
@@ -386,7 +386,7 @@ async def test_describing_an_unknown_job_on_the_emulator_raises_resource_not_fou
 async def test_listing_a_version_the_emulator_denies_raises_access_denied() -> None:
     """A listing of a solution version the emulator denies raises AccessDeniedError carrying
     that version, while another version still lists."""
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         denied, allowed = emu.solution_version_arns()
         emu.faults = Faults(deny_solution_versions=frozenset({denied}))
         async with Client(endpoint_url=emu.endpoint_url, **NO_RETRY) as client:
@@ -402,7 +402,7 @@ async def test_listing_a_version_the_emulator_denies_raises_access_denied() -> N
 
 async def test_a_garbage_starting_token_on_the_emulator_raises_invalid_next_token() -> None:
     """A starting token the emulator did not issue raises InvalidNextTokenError."""
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         version = emu.solution_version_arns()[0]
         async with Client(endpoint_url=emu.endpoint_url, **NO_RETRY) as client:
             listing = client.list_batch_inference_jobs(version, starting_token="garbage")
@@ -419,7 +419,9 @@ async def test_signatures_the_emulator_rejects_raise_access_denied(key_id: str, 
     """A request signed with the wrong secret, or by an unknown key, is rejected by the
     emulator's SigV4 check and raises AccessDeniedError with the service's code."""
     async with (
-        Emulator(inventory=SMALL, credentials={"AKIDKNOWN": "the-right-secret"}) as emu,
+        Emulator(
+            EmulatorOptions(inventory=SMALL, credentials={"AKIDKNOWN": "the-right-secret"})
+        ) as emu,
         Client(
             endpoint_url=emu.endpoint_url,
             aws_access_key_id=key_id,

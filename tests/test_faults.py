@@ -54,7 +54,7 @@ from aiopersonalize import (
     TransportError,
     TransportTimeoutError,
 )
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import assert_exactly_once, many, single_listings, wait_no_producers
 from .peers import Raw, RawEnd, RawPeer, Reply, chained, error, job_page, raw, raw_peer
@@ -321,7 +321,7 @@ async def test_bursts_beyond_the_emulators_rate_cap_are_retried_and_every_job_ar
     mode against the same cap is covered by test_limits.py::
     test_without_the_cap_the_same_crawl_is_throttled_and_completes_by_retrying.
     """
-    async with Emulator(inventory=EIGHT) as emu:
+    async with Emulator(EmulatorOptions(inventory=EIGHT)) as emu:
         versions = emu.solution_version_arns()
         wanted = {
             kind: await single_listings(emu, kind, versions) for kind in ("inference", "segment")

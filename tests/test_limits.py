@@ -22,7 +22,7 @@ from aiopersonalize import (
     ParamValidationError,
     RequestStats,
 )
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec, Stats
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, Stats
 
 from .peers import Reply, error, scripted_peer
 
@@ -77,7 +77,9 @@ async def test_max_concurrency_caps_every_listing_of_the_client_together() -> No
     """Two merged listings and a crawl run at once, each with concurrency 10, by a client
     with ``max_concurrency=4``: the server sees exactly 4 requests in flight at the peak,
     and each listing still delivers all its jobs."""
-    async with Emulator(inventory=SIX_VERSIONS, faults=Faults(latency=0.03)) as emu:
+    async with Emulator(
+        EmulatorOptions(inventory=SIX_VERSIONS, faults=Faults(latency=0.03))
+    ) as emu:
         versions = emu.solution_version_arns()
         async with Client(
             endpoint_url=emu.endpoint_url, region_name=REGION, max_concurrency=4
@@ -126,7 +128,7 @@ async def test_a_client_capped_below_the_servers_rate_is_never_throttled() -> No
     per second (burst 30) without a single throttled answer, and sends no more than its
     rate allows over the time the crawl took."""
     faults = Faults(max_rps=SERVER_RPS, burst=SERVER_BURST)
-    async with Emulator(inventory=RATE_SPEC, faults=faults) as emu:
+    async with Emulator(EmulatorOptions(inventory=RATE_SPEC, faults=faults)) as emu:
         arns, elapsed, counted = await crawl_at(emu, max_requests_per_second=CLIENT_RPS)
         stats = emu.stats
     assert len(arns) == len(set(arns)) == RATE_JOBS
@@ -143,7 +145,7 @@ async def test_without_the_cap_the_same_crawl_is_throttled_and_completes_by_retr
     30 per second) is throttled, and still delivers every job once through botocore's
     retries, which the client counts."""
     faults = Faults(max_rps=SERVER_RPS, burst=SERVER_BURST)
-    async with Emulator(inventory=RATE_SPEC, faults=faults) as emu:
+    async with Emulator(EmulatorOptions(inventory=RATE_SPEC, faults=faults)) as emu:
         # Enough attempts that no request runs out of them while the adaptive mode
         # finds the server's rate.
         arns, _elapsed, counted = await crawl_at(emu, max_attempts=10)
@@ -227,7 +229,7 @@ async def test_stats_count_calls_and_botocores_retries_across_listings() -> None
     # The emulator's fault draws follow its seed: the n-th request it receives always
     # gets the same fate, so the number of retries here is the same on every run.
     faults = Faults(throttle_rate=0.15, error_rate=0.15)
-    async with Emulator(inventory=SIX_VERSIONS) as emu:
+    async with Emulator(EmulatorOptions(inventory=SIX_VERSIONS)) as emu:
         versions = emu.solution_version_arns()
         emu.faults = faults
         async with Client(
@@ -259,7 +261,7 @@ async def test_stats_count_calls_and_botocores_retries_across_listings() -> None
 async def test_stats_without_faults_count_every_call_once_and_no_retry() -> None:
     """Without faults, a crawl's calls (discovery included) and requests are equal, match
     the server's count, and show no retry."""
-    async with Emulator(inventory=SIX_VERSIONS) as emu:
+    async with Emulator(EmulatorOptions(inventory=SIX_VERSIONS)) as emu:
         async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
             await client.crawl_batch_jobs(page_size=2).collect()
             stats = client.stats

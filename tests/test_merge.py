@@ -34,7 +34,7 @@ from aiopersonalize import (
     ParamValidationError,
     UsageError,
 )
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import (
     Kind,
@@ -95,7 +95,7 @@ async def emulated(
 ) -> AsyncIterator[tuple[Emulator, Client]]:
     """An in-process emulator and an open Client pointed at it."""
     async with (
-        Emulator(inventory=inventory, faults=faults) as emu,
+        Emulator(EmulatorOptions(inventory=inventory, faults=faults or Faults())) as emu,
         Client(endpoint_url=emu.endpoint_url, **client_options) as client,
     ):
         yield emu, client

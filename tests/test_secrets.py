@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from aiopersonalize import AccessDeniedError, Client, ListingFailure
 from aiopersonalize._redact import LOGGERS, REDACTED, RedactingFilter, install, redact
-from aiopersonalize.emulator import Emulator, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
 from .helpers import exception_texts, run_cli
 from .peers import JOB_ARN, Reply, connected, error
@@ -160,7 +160,7 @@ async def test_reprs_carry_no_credentials() -> None:
     closed; and wrapped), of listings, merged listings, pages, records, described jobs
     and listing failures name no credential."""
     texts: list[str] = []
-    async with Emulator(inventory=SMALL) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         versions = emu.solution_version_arns()
         client = Client(endpoint_url=emu.endpoint_url, **CREDENTIALS)
         texts += [repr(client), str(client)]
@@ -189,7 +189,7 @@ async def test_reprs_carry_no_credentials() -> None:
             texts.append(repr(wrapped))
 
     async with (
-        Emulator(inventory=SMALL, credentials=VERIFYING) as emu,
+        Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu,
         Client(endpoint_url=emu.endpoint_url, **CREDENTIALS) as client,
     ):
         merged = client.list_batch_inference_jobs_many(emu.solution_version_arns(), on_error="skip")
@@ -232,7 +232,7 @@ async def test_botocore_debug_logs_carry_no_credentials(caplog: pytest.LogCaptur
     loggers the filter is on needed it."""
     caplog.set_level(logging.DEBUG)
     async with (
-        Emulator(inventory=SMALL) as emu,
+        Emulator(EmulatorOptions(inventory=SMALL)) as emu,
         Client(endpoint_url=emu.endpoint_url, **CREDENTIALS) as client,
     ):
         versions = emu.solution_version_arns()
@@ -242,7 +242,7 @@ async def test_botocore_debug_logs_carry_no_credentials(caplog: pytest.LogCaptur
         assert len(await merged.collect()) == 8
         await client.describe_batch_inference_job(jobs[0].batch_inference_job_arn)
         assert len(await client.crawl_batch_jobs(page_size=3).collect()) == 22
-    async with Emulator(inventory=SMALL, credentials=VERIFYING) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu:
         for key_id in (KEY_ID, UNKNOWN_KEY_ID):
             options = {**CREDENTIALS, "aws_access_key_id": key_id}
             async with Client(endpoint_url=emu.endpoint_url, **options) as client:
@@ -271,7 +271,7 @@ async def test_a_wrong_secret_key_raises_an_error_with_the_canonical_string_reda
     the canonical request is the very one the client signed."""
     caplog.set_level(logging.DEBUG, logger="botocore.auth")
     async with (
-        Emulator(inventory=SMALL, credentials=VERIFYING) as emu,
+        Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu,
         Client(endpoint_url=emu.endpoint_url, **CREDENTIALS) as client,
     ):
         with pytest.raises(AccessDeniedError) as listed:
@@ -298,7 +298,7 @@ async def test_an_unknown_access_key_raises_an_error_naming_no_credential() -> N
     raises AccessDeniedError (UnrecognizedClientException) naming no credential."""
     options = {**CREDENTIALS, "aws_access_key_id": UNKNOWN_KEY_ID}
     async with (
-        Emulator(inventory=SMALL, credentials=VERIFYING) as emu,
+        Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu,
         Client(endpoint_url=emu.endpoint_url, **options) as client,
     ):
         with pytest.raises(AccessDeniedError) as info:
@@ -359,7 +359,7 @@ async def test_a_rejected_crawl_prints_the_error_and_no_credential(
     """`aiopersonalize crawl` signed with a wrong secret (and a session token) exits 1,
     naming the error class and code on stderr, and prints no credential (with
     --on-error raise, the message with its canonical string, redacted)."""
-    async with Emulator(inventory=SMALL, credentials=VERIFYING) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu:
         result = await anyio.to_thread.run_sync(crawl, emu, tmp_path, "--on-error", on_error)
     assert result.returncode == 1, result.stderr
     assert "AccessDeniedError (InvalidSignatureException)" in result.stderr
@@ -372,7 +372,7 @@ async def test_a_rejected_crawl_prints_the_error_and_no_credential(
 async def test_a_successful_crawl_prints_no_credential(tmp_path: Path) -> None:
     """`aiopersonalize crawl` with verified credentials and a session token lists every
     job, exit 0, and prints no credential."""
-    async with Emulator(inventory=SMALL, credentials={KEY_ID: SECRET_KEY}) as emu:
+    async with Emulator(EmulatorOptions(inventory=SMALL, credentials={KEY_ID: SECRET_KEY})) as emu:
         result = await anyio.to_thread.run_sync(crawl, emu, tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 22
@@ -393,7 +393,7 @@ def listening_addresses(process: psutil.Process, port: int) -> list[str]:
 async def test_the_emulator_listens_on_loopback_by_default() -> None:
     """Emulator() serves at http://127.0.0.1:PORT, and its only listening socket is bound
     to a loopback address."""
-    async with Emulator(inventory=InventorySpec.empty()) as emu:
+    async with Emulator(EmulatorOptions(inventory=InventorySpec.empty())) as emu:
         url = urlsplit(emu.endpoint_url)
         assert url.hostname == "127.0.0.1"
         assert url.port == emu.port

@@ -26,7 +26,7 @@ import anyio
 import pytest
 
 from aiopersonalize import Client
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .helpers import assert_exactly_once, single_listings
 
@@ -110,7 +110,7 @@ async def test_a_faulty_500_version_listing_repeated_delivers_every_job_once_and
         f"\n{'round':>5} {'seconds':>8} {'requests':>8} {'retries':>7} {'RSS MB':>8} "
         f"{'blocks':>8} {'fds':>4}"
     )
-    async with Emulator(inventory=SPEC) as emu:
+    async with Emulator(EmulatorOptions(inventory=SPEC)) as emu:
         versions = emu.solution_version_arns()
         assert len(versions) == 500
         expected = await single_listings(emu, "inference", versions)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import anyio
 
 import aiopersonalize
-from aiopersonalize.emulator import Emulator, Faults, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults
 
 from ._engine import Outcome, Plan, crawl
 from ._summary import EXIT_INTERRUPTED, exit_status, summarize
@@ -87,7 +87,7 @@ def _introduction(emulator: Emulator, args: argparse.Namespace) -> Sequence[str]
 
 async def _demo(args: argparse.Namespace) -> Outcome:
     faults = Faults(latency=args.latency, throttle_rate=args.throttle_rate)
-    async with Emulator(inventory=InventorySpec(), seed=args.seed, faults=faults) as emulator:
+    async with Emulator(EmulatorOptions(seed=args.seed, faults=faults)) as emulator:
         print("\n".join(_introduction(emulator, args)), flush=True)
         sample = _Sample(SAMPLE_LINES)
         plan = Plan(regions=REGIONS, concurrency=args.concurrency, page_size=PAGE_SIZE)

@@ -6,6 +6,8 @@ deterministic seeded inventory (up to millions of jobs, computed on demand), val
 requests against botocore's service model, pages with tamper-evident tokens, and
 injects latency, throttling and server errors on demand.
 
+- ``EmulatorOptions``: every setting of an emulator, one frozen record taken by all
+  three runners below, the ``serve`` command and the pytest plugin.
 - ``Emulator``: the server, as an async context manager, in-process.
 - ``EmulatorThread``: the same on its own loop in a background thread (sync code).
 - ``EmulatorProcess``: ``aiopersonalize serve`` as a subprocess (benchmarks).
@@ -14,15 +16,17 @@ injects latency, throttling and server errors on demand.
 
 from ._faults import Faults, Stats
 from ._inventory import InventorySpec, JobKind
+from ._options import DEFAULT_JOB_TRANSITION_SECONDS, EmulatorOptions
 from ._process import EmulatorProcess
 from ._serve import DEFAULT_PORT
-from ._server import DEFAULT_JOB_TRANSITION_SECONDS, Emulator
+from ._server import Emulator
 from ._thread import EmulatorThread
 
 __all__ = [
     "DEFAULT_JOB_TRANSITION_SECONDS",
     "DEFAULT_PORT",
     "Emulator",
+    "EmulatorOptions",
     "EmulatorProcess",
     "EmulatorThread",
     "Faults",

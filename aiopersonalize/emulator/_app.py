@@ -25,7 +25,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -33,8 +33,9 @@ from aiohttp import web
 from ._auth import SignatureVerifier, parse_authorization, request_region
 from ._errors import ServiceError
 from ._faults import FaultInjector, Faults, Stats
-from ._inventory import CreatedJob, InventorySpec, JobKind, RegionInventory
+from ._inventory import KINDS, CreatedJob, JobKind, RegionInventory
 from ._model import ACCOUNT_ID, CONTENT_TYPE, service_model, target_prefix
+from ._options import EmulatorOptions
 from ._tokens import Cursor, TokenCodec, derive_key
 from ._validation import validate
 
@@ -55,28 +56,25 @@ Handler = Callable[[dict[str, Any], RegionInventory], str]
 class Service:
     """Amazon Personalize's batch-job inventory, answering AWS JSON 1.1 requests."""
 
-    def __init__(
-        self,
-        *,
-        inventory: InventorySpec,
-        seed: int,
-        faults: Faults,
-        credentials: Mapping[str, str] | None,
-        clock: Callable[[], float] | None,
-        job_transition_seconds: float,
-        token_secret: bytes | None,
-    ) -> None:
-        if job_transition_seconds < 0:
-            raise ValueError("job_transition_seconds must not be negative")
-        self.spec = inventory
-        self.seed = seed
-        self.faults = faults
+    def __init__(self, options: EmulatorOptions) -> None:
+        """Set up the service (no socket: ``Emulator`` serves it).
+
+        Args:
+            options: the emulator's settings, already checked by the record.
+        """
+        clock = options.clock
+        self.spec = options.inventory
+        self.seed = options.seed
+        self.faults = options.faults
         self.stats = Stats()
         self._clock = clock if clock is not None else time.time
-        self._transition_ms = round(job_transition_seconds * 1000)
+        self._transition_ms = round(options.job_transition_seconds * 1000)
+        credentials = options.credentials
         self._verifier = SignatureVerifier(credentials) if credentials is not None else None
-        self._injector = FaultInjector(seed, clock if clock is not None else time.monotonic)
-        self._tokens = TokenCodec(derive_key(seed, inventory.fingerprint(), token_secret))
+        self._injector = FaultInjector(options.seed, clock if clock is not None else time.monotonic)
+        self._tokens = TokenCodec(
+            derive_key(options.seed, options.inventory.fingerprint(), options.token_secret)
+        )
         self._regions: dict[str, RegionInventory] = {}
         model = service_model()
         self._prefix = target_prefix() + "."
@@ -278,8 +276,7 @@ class Service:
             return json.dumps(job.summary(now_ms, transition_ms))
 
         items, after = region.list_jobs(kind, version, cursor, limit, created_summary)
-        key = "batchInferenceJobs" if kind == "inference" else "batchSegmentJobs"
-        return self._page(key, items, query, after)
+        return self._page(KINDS[kind].list_key, items, query, after)
 
     # -- operations ------------------------------------------------------------------
 
@@ -314,7 +311,9 @@ class Service:
             region,
         )
 
-    def _describe(self, kind: JobKind, key: str, arn: str, region: RegionInventory) -> str:
+    def _describe(self, kind: JobKind, params: dict[str, Any], region: RegionInventory) -> str:
+        table = KINDS[kind]
+        arn: str = params[table.arn_member]
         created = region.find_created(kind, arn)
         if created is not None:
             job = created.describe(self._now_ms(), self._transition_ms)
@@ -323,15 +322,13 @@ class Service:
             if index is None:
                 raise ServiceError.not_found(arn)
             job = region.jobs[kind].describe(index)
-        return json.dumps({key: job})
+        return json.dumps({table.describe_key: job})
 
     def _describe_batch_inference_job(self, params: dict[str, Any], region: RegionInventory) -> str:
-        return self._describe(
-            "inference", "batchInferenceJob", params["batchInferenceJobArn"], region
-        )
+        return self._describe("inference", params, region)
 
     def _describe_batch_segment_job(self, params: dict[str, Any], region: RegionInventory) -> str:
-        return self._describe("segment", "batchSegmentJob", params["batchSegmentJobArn"], region)
+        return self._describe("segment", params, region)
 
     def _create(
         self,
@@ -358,8 +355,7 @@ class Service:
                 details[member] = params[member]
         details.setdefault("numResults", 25)
         job = region.create_job(kind, name, version, self._now_ms(), details)
-        key = "batchInferenceJobArn" if kind == "inference" else "batchSegmentJobArn"
-        return json.dumps({key: job.arn})
+        return json.dumps({KINDS[kind].arn_member: job.arn})
 
     def _create_batch_inference_job(self, params: dict[str, Any], region: RegionInventory) -> str:
         mode = params.get("batchInferenceJobMode") or "BATCH_INFERENCE"

@@ -17,17 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ._model import ACCOUNT_ID
 from ._tokens import Cursor
 
 __all__ = [
+    "KINDS",
     "CreatedJob",
     "InventorySpec",
     "JobKind",
+    "KindTable",
     "RegionInventory",
     "SeededJobs",
 ]
@@ -115,9 +118,8 @@ class InventorySpec:
         return self.dataset_groups * self.solutions_per_dataset_group * self.versions_per_solution
 
     def jobs_per_version(self, kind: JobKind) -> int:
-        if kind == "inference":
-            return self.inference_jobs_per_version
-        return self.segment_jobs_per_version
+        """Seeded jobs of ``kind`` per solution version."""
+        return KINDS[kind].jobs_per_version(self)
 
     def total_jobs(self, kind: JobKind) -> int:
         """Seeded jobs of ``kind`` per region."""
@@ -135,14 +137,111 @@ _MASK = 0xFFFFFFFFFFFFFFFF
 
 
 def _mix(value: int) -> int:
-    """SplitMix64's finalizer: a fast, well-spread 64-bit hash of an integer.
-
-    (Inlined in ``SeededJobs.summaries``: keep the two in step.)
-    """
+    """SplitMix64's finalizer: a fast, well-spread 64-bit hash of an integer."""
     value = (value + 0x9E3779B97F4A7C15) & _MASK
     value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
     return value ^ (value >> 31)
+
+
+def _mode(h: int) -> str:
+    """The ``batchInferenceJobMode`` of the seeded inference job of hash ``h``."""
+    return "THEME_GENERATION" if (h >> 50) % 10 == 0 else "BATCH_INFERENCE"
+
+
+def _inference_details(h: int, job: dict[str, Any]) -> None:
+    """Add the members only batch inference jobs describe to seeded ``job``."""
+    mode = _mode(h)
+    job["batchInferenceJobMode"] = mode
+    if mode == "THEME_GENERATION":
+        field_name = _THEME_FIELDS[(h >> 36) % len(_THEME_FIELDS)]
+        job["themeGenerationConfig"] = {"fieldsForThemeGeneration": {"itemName": field_name}}
+    config: dict[str, Any] = {
+        "itemExplorationConfig": {
+            "explorationWeight": f"0.{(h >> 44) % 10}",
+            "explorationItemAgeCutOff": str(7 + (h >> 48) % 60),
+        }
+    }
+    if (h >> 56) % 3 == 0:
+        config["rankingInfluence"] = {
+            "POPULARITY": ((h >> 52) % 11) / 10,
+            "FRESHNESS": ((h >> 58) % 6) / 10,
+        }
+    job["batchInferenceJobConfig"] = config
+
+
+def _no_details(h: int, job: dict[str, Any]) -> None:
+    """Batch segment jobs describe no member of their own."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindTable:
+    """What differs between the two kinds of batch job, looked up once per use.
+
+    Attributes:
+        kind: the job kind.
+        arn_member: the member holding a job's ARN (summaries, describe, requests).
+        list_key: the list operation's result member.
+        describe_key: the describe operation's result member.
+        resource: the ARN's resource type (``arn:...:<resource>/<name>``).
+        name_word: the middle word of seeded job names.
+        salt: mixed into the region's seed for this kind's job hashes.
+        mode_json: the closing summary members of seeded jobs, without and with
+            theme generation.
+        summary_details: members of a created job's details its summary repeats.
+        jobs_per_version: the spec's number of seeded jobs per solution version.
+        add_details: adds the kind's own members to a seeded job's description,
+            given the job's hash.
+    """
+
+    kind: JobKind
+    arn_member: str
+    list_key: str
+    describe_key: str
+    resource: str
+    name_word: str
+    salt: int
+    mode_json: tuple[str, str]
+    summary_details: tuple[str, ...]
+    jobs_per_version: Callable[[InventorySpec], int]
+    add_details: Callable[[int, dict[str, Any]], None]
+
+
+KINDS: Mapping[JobKind, KindTable] = MappingProxyType(
+    {
+        "inference": KindTable(
+            kind="inference",
+            arn_member="batchInferenceJobArn",
+            list_key="batchInferenceJobs",
+            describe_key="batchInferenceJob",
+            resource="batch-inference-job",
+            name_word="recs",
+            salt=1,
+            mode_json=(_BATCH_MODE_JSON, _THEME_MODE_JSON),
+            summary_details=("batchInferenceJobMode",),
+            jobs_per_version=lambda spec: spec.inference_jobs_per_version,
+            add_details=_inference_details,
+        ),
+        "segment": KindTable(
+            kind="segment",
+            arn_member="batchSegmentJobArn",
+            list_key="batchSegmentJobs",
+            describe_key="batchSegmentJob",
+            resource="batch-segment-job",
+            name_word="segments",
+            salt=2,
+            mode_json=("", ""),
+            summary_details=(),
+            jobs_per_version=lambda spec: spec.segment_jobs_per_version,
+            add_details=_no_details,
+        ),
+    }
+)
+
+
+def job_arn_prefix(kind: JobKind, region: str) -> str:
+    """``arn:aws:personalize:<region>:<account>:<resource>/``: jobs' ARNs less their name."""
+    return f"arn:aws:personalize:{region}:{ACCOUNT_ID}:{KINDS[kind].resource}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,30 +276,28 @@ class CreatedJob:
 
     def summary(self, now_ms: int, transition_ms: int) -> dict[str, Any]:
         status, updated_ms = self.status(now_ms, transition_ms)
+        table = KINDS[self.kind]
         summary: dict[str, Any] = {
-            _arn_key(self.kind): self.arn,
+            table.arn_member: self.arn,
             "jobName": self.name,
             "status": status,
             "creationDateTime": self.created_ms / 1000,
             "lastUpdatedDateTime": updated_ms / 1000,
             "solutionVersionArn": self.solution_version_arn,
         }
-        if self.kind == "inference":
-            summary["batchInferenceJobMode"] = self.details["batchInferenceJobMode"]
+        for member in table.summary_details:
+            summary[member] = self.details[member]
         return summary
 
     def describe(self, now_ms: int, transition_ms: int) -> dict[str, Any]:
         return {**self.summary(now_ms, transition_ms), **self.details}
 
 
-def _arn_key(kind: JobKind) -> str:
-    return "batchInferenceJobArn" if kind == "inference" else "batchSegmentJobArn"
-
-
 class SeededJobs:
     """The seeded jobs of one kind in one region, computed from their index."""
 
     __slots__ = (
+        "_add_details",
         "_arn_key",
         "_arn_prefix",
         "_bucket",
@@ -227,26 +324,26 @@ class SeededJobs:
         per_version: int,
         failed_fraction: float,
     ) -> None:
+        table = KINDS[kind]
         self.kind: JobKind = kind
         self.versions = tuple(versions)
         self.per_version = per_version
         self.total = len(self.versions) * per_version
         self._region = region
-        self._salt = _mix(region_seed ^ (1 if kind == "inference" else 2))
+        self._salt = _mix(region_seed ^ table.salt)
         self._step_ms = max(1, _JOB_SPAN_MS // max(1, self.total))
         self._failed_below = round(failed_fraction * 1_000_000)
-        resource = "batch-inference-job" if kind == "inference" else "batch-segment-job"
-        self._arn_prefix = f"arn:aws:personalize:{region}:{ACCOUNT_ID}:{resource}/"
-        self._arn_key = _arn_key(kind)
-        self._name_word = "recs" if kind == "inference" else "segments"
+        self._arn_prefix = job_arn_prefix(kind, region)
+        self._arn_key = table.arn_member
+        self._name_word = table.name_word
+        self._add_details = table.add_details
         self._bucket = f"personalize-batch-{region_seed % 100_000:05d}"
         # The constant parts of summaries: name prefixes, and per version the closing
         # members for (not theme generation, theme generation).
         self._name_prefixes = tuple(f"{word}-{self._name_word}-" for word in _JOB_WORDS)
         self._summary_head = f'{{"{self._arn_key}":"{self._arn_prefix}'
-        modes = (_BATCH_MODE_JSON, _THEME_MODE_JSON) if kind == "inference" else ("", "")
         self._summary_tails = tuple(
-            tuple(f',"solutionVersionArn":"{version}"{mode}}}' for mode in modes)
+            tuple(f',"solutionVersionArn":"{version}"{mode}}}' for mode in table.mode_json)
             for version in self.versions
         )
 
@@ -291,9 +388,6 @@ class SeededJobs:
         template = _FAILURE_REASONS[(h >> 12) % len(_FAILURE_REASONS)]
         return template.format(bucket=self._bucket, name=self.name(index))
 
-    def _mode(self, h: int) -> str:
-        return "THEME_GENERATION" if (h >> 50) % 10 == 0 else "BATCH_INFERENCE"
-
     def summary_json(self, index: int) -> str:
         """Job ``index``'s list summary as a JSON object."""
         return self.summaries((index,))[0]
@@ -301,8 +395,8 @@ class SeededJobs:
     def summaries(self, indices: Iterable[int]) -> list[str]:
         """The list summaries (JSON objects) of jobs ``indices``.
 
-        The hot path of every list call: ``_mix``, ``_facts`` and ``name`` are inlined,
-        the constant parts pre-built, and each job costs one hash and one f-string.
+        The hot path of every list call: ``_facts`` and ``name`` are inlined, the
+        constant parts pre-built, and each job costs one hash and one f-string.
         """
         out: list[str] = []
         append = out.append
@@ -314,13 +408,10 @@ class SeededJobs:
         tails = self._summary_tails
         version_count = len(tails)
         head = self._summary_head
-        mask = _MASK
+        mix = _mix
         base = _BASE_MS
         for index in indices:
-            value = ((salt ^ index) + 0x9E3779B97F4A7C15) & mask
-            value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
-            value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
-            h = value ^ (value >> 31)
+            h = mix(salt ^ index)
             created = base - index * step - (h >> 8) % step
             name = f"{prefixes[h % prefix_count]}{index:07d}"
             if (h >> 40) % 1_000_000 < failed_below:
@@ -349,7 +440,7 @@ class SeededJobs:
         region = self._region
         job: dict[str, Any] = {
             "jobName": name,
-            _arn_key(self.kind): self._arn_prefix + name,
+            self._arn_key: self._arn_prefix + name,
             "solutionVersionArn": self.versions[index % len(self.versions)],
             "numResults": _NUM_RESULTS[(h >> 16) % len(_NUM_RESULTS)],
             "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizeBatchJobRole",
@@ -370,26 +461,7 @@ class SeededJobs:
             destination["kmsKeyArn"] = key
         job["jobInput"] = {"s3DataSource": source}
         job["jobOutput"] = {"s3DataDestination": destination}
-        if self.kind == "inference":
-            mode = self._mode(h)
-            job["batchInferenceJobMode"] = mode
-            if mode == "THEME_GENERATION":
-                field_name = _THEME_FIELDS[(h >> 36) % len(_THEME_FIELDS)]
-                job["themeGenerationConfig"] = {
-                    "fieldsForThemeGeneration": {"itemName": field_name}
-                }
-            config: dict[str, Any] = {
-                "itemExplorationConfig": {
-                    "explorationWeight": f"0.{(h >> 44) % 10}",
-                    "explorationItemAgeCutOff": str(7 + (h >> 48) % 60),
-                }
-            }
-            if (h >> 56) % 3 == 0:
-                config["rankingInfluence"] = {
-                    "POPULARITY": ((h >> 52) % 11) / 10,
-                    "FRESHNESS": ((h >> 58) % 6) / 10,
-                }
-            job["batchInferenceJobConfig"] = config
+        self._add_details(h, job)
         return job
 
 
@@ -493,12 +565,9 @@ class RegionInventory:
                 spec.jobs_per_version(kind),
                 spec.failed_fraction,
             )
-            for kind in ("inference", "segment")
+            for kind in KINDS
         }
-        self._created: dict[JobKind, _CreatedJobs] = {
-            "inference": _CreatedJobs(),
-            "segment": _CreatedJobs(),
-        }
+        self._created: dict[JobKind, _CreatedJobs] = {kind: _CreatedJobs() for kind in KINDS}
 
     # -- resources -------------------------------------------------------------------
 
@@ -515,8 +584,7 @@ class RegionInventory:
     # -- jobs ------------------------------------------------------------------------
 
     def job_arn_prefix(self, kind: JobKind) -> str:
-        resource = "batch-inference-job" if kind == "inference" else "batch-segment-job"
-        return f"arn:aws:personalize:{self.region}:{ACCOUNT_ID}:{resource}/"
+        return job_arn_prefix(kind, self.region)
 
     def find_created(self, kind: JobKind, arn: str) -> CreatedJob | None:
         prefix = self.job_arn_prefix(kind)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,9 +20,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from ._app import CONTROL_PREFIX
 from ._faults import Faults
-from ._inventory import InventorySpec
-from ._serve import ENV_CREDENTIALS, ENV_TOKEN_SECRET, to_argv
-from ._server import DEFAULT_HOST, DEFAULT_JOB_TRANSITION_SECONDS
+from ._options import EmulatorOptions
+from ._serve import ENV_CREDENTIALS, ENV_TOKEN_SECRET, to_argv, to_environ
 
 __all__ = ["EmulatorProcess"]
 
@@ -39,54 +37,57 @@ class EmulatorProcess:
     it. The child also exits by itself if this process goes away.
 
     Args:
+        options: the emulator's settings, as ``Emulator``'s, but without a ``clock``
+            (the child keeps real time); the defaults if not given. Secrets go to the
+            child in its environment, never in its command line.
         python: the interpreter to run (this one by default).
         startup_timeout: seconds to wait for the endpoint URL.
-        Other arguments: as ``Emulator``'s (no ``clock``: the child keeps real time).
+
+    Raises:
+        ValueError: if ``options`` has a ``clock``, or secrets that cannot be passed in
+            the environment (see ``to_environ``).
     """
 
     def __init__(
         self,
+        options: EmulatorOptions | None = None,
+        /,
         *,
-        inventory: InventorySpec | None = None,
-        seed: int = 0,
-        faults: Faults | None = None,
-        host: str = DEFAULT_HOST,
-        port: int = 0,
-        credentials: Mapping[str, str] | None = None,
-        job_transition_seconds: float = DEFAULT_JOB_TRANSITION_SECONDS,
-        token_secret: bytes | None = None,
         python: str = sys.executable,
         startup_timeout: float = 30.0,
     ) -> None:
-        argv = to_argv(
-            inventory=inventory if inventory is not None else InventorySpec(),
-            seed=seed,
-            faults=faults if faults is not None else Faults(),
-            host=host,
-            port=port,
-            job_transition_seconds=job_transition_seconds,
-        )
-        for key in credentials or {}:
-            if ":" in key or "," in key:
-                raise ValueError(f"access key ids cannot contain ':' or ',': {key!r}")
+        if options is None:
+            options = EmulatorOptions()
+        elif not isinstance(options, EmulatorOptions):
+            raise TypeError(f"options must be an EmulatorOptions, not {type(options).__name__}")
+        if options.clock is not None:
+            raise ValueError(
+                "EmulatorProcess cannot take a clock: the child process keeps real time "
+                "(use Emulator or EmulatorThread for a fake clock)"
+            )
+        argv = to_argv(options)
+        secrets = to_environ(options)
         self._command = [python, "-m", "aiopersonalize", "serve", *argv, "--stop-on-stdin-eof"]
         env = dict(os.environ)
         env.pop(ENV_CREDENTIALS, None)
         env.pop(ENV_TOKEN_SECRET, None)
-        if credentials:
-            env[ENV_CREDENTIALS] = ",".join(f"{k}:{v}" for k, v in credentials.items())
-        if token_secret is not None:
-            env[ENV_TOKEN_SECRET] = token_secret.decode()
+        env.update(secrets)
         # The child imports this very package, wherever it is (installed or not).
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self._env = env
+        self._options = options
         self._startup_timeout = startup_timeout
         self._process: Process | None = None
         self._session: aiohttp.ClientSession | None = None
         self._endpoint_url: str | None = None
         self._returncode: int | None = None
         self._started = False
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """The settings the child was started with (its faults may since have changed)."""
+        return self._options
 
     @property
     def command(self) -> list[str]:

@@ -1,7 +1,10 @@
 """The ``serve`` command: its options, and an emulator served until interrupted.
 
-``EmulatorProcess`` builds the same options back into a command line (:func:`to_argv`),
-so the two cannot drift apart.
+One table, ``_FLAGS``, says which flag carries which field of ``EmulatorOptions`` (or
+of its inventory or faults); the parser is built from it (:func:`add_arguments`), parsed
+options are read through it (:func:`emulator_options`), and ``EmulatorProcess`` builds
+a record back into a command line with it (:func:`to_argv`), so the two directions
+cannot drift apart. Secrets travel in the environment (:func:`to_environ`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ._faults import Faults
 from ._inventory import InventorySpec
-from ._server import DEFAULT_HOST, DEFAULT_JOB_TRANSITION_SECONDS, Emulator, is_loopback
+from ._options import EmulatorOptions
+from ._server import Emulator, is_loopback
 
 __all__ = [
     "DEFAULT_PORT",
@@ -27,6 +32,7 @@ __all__ = [
     "emulator_options",
     "run",
     "to_argv",
+    "to_environ",
 ]
 
 DEFAULT_PORT = 8686
@@ -35,8 +41,7 @@ DEFAULT_PORT = 8686
 ENV_CREDENTIALS = "AIOPERSONALIZE_EMULATOR_CREDENTIALS"
 ENV_TOKEN_SECRET = "AIOPERSONALIZE_EMULATOR_TOKEN_SECRET"  # noqa: S105 (a variable's name)
 
-_DEFAULT_SPEC = InventorySpec()
-_DEFAULT_FAULTS = Faults()
+_DEFAULTS = EmulatorOptions()
 
 
 def _non_negative_int(text: str) -> int:
@@ -82,21 +87,162 @@ def _version_latency(text: str) -> tuple[str, float]:
     return arn, _non_negative_float(seconds)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``serve`` options to ``parser``."""
-    server = parser.add_argument_group("server")
-    server.add_argument(
-        "--host",
-        default=DEFAULT_HOST,
-        help="address to bind (default: %(default)s; anything but loopback exposes the "
+# -- the table of flags ------------------------------------------------------------------
+
+_Owner = Literal["options", "inventory", "faults"]
+_Section = Literal["server", "inventory", "faults"]
+
+
+def _single(value: Any) -> list[Any]:
+    return [] if value is None else [value]
+
+
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    """A ``serve`` flag carrying one field of the record, its inventory or its faults.
+
+    Attributes:
+        flag: the option string, ``--name``.
+        owner: where the field lives: the record itself, its ``inventory`` or ``faults``.
+        name: the field's name there (also the parsed namespace's attribute).
+        section: the help section the flag is listed in.
+        parse: the argparse ``type``: flag text to value (or item, when repeated).
+        text: the inverse, for :func:`to_argv`: value (or item) to flag text.
+        help: the help text (``%(default)s`` as argparse expands it).
+        metavar: the value's name in the help.
+        repeated: whether the flag may be given several times, one item each.
+        collect: for a repeated flag, the field's value from the list of items.
+        spread: the items to give the flag for a field's value, in a stable order
+            (none for a ``None`` value of a single flag).
+        default: the default when it is not the record's (the serve port).
+    """
+
+    flag: str
+    owner: _Owner
+    name: str
+    section: _Section
+    parse: Callable[[str], Any]
+    text: Callable[[Any], str]
+    help: str
+    metavar: str | None = None
+    repeated: bool = False
+    collect: Callable[[list[Any]], Any] = list
+    spread: Callable[[Any], Iterable[Any]] = _single
+    default: Any = None
+
+
+def _count(flag: str, name: str, what: str) -> _Flag:
+    return _Flag(
+        flag, "inventory", name, "inventory", _non_negative_int, str,
+        f"{what} (default: %(default)s)", "N",
+    )  # fmt: skip
+
+
+_FLAGS: tuple[_Flag, ...] = (
+    _Flag(
+        "--host", "options", "host", "server", str, str,
+        "address to bind (default: %(default)s; anything but loopback exposes the "
         "emulator to the network)",
-    )
-    server.add_argument(
-        "--port",
-        type=_port,
-        default=DEFAULT_PORT,
-        help="port to bind; 0 picks a free one (default: %(default)s)",
-    )
+    ),
+    _Flag(
+        "--port", "options", "port", "server", _port, str,
+        "port to bind; 0 picks a free one (default: %(default)s)", default=DEFAULT_PORT,
+    ),
+    _Flag(
+        "--job-transition-seconds", "options", "job_transition_seconds", "server",
+        _non_negative_float, repr,
+        "how long a created job stays PENDING, then IN PROGRESS (default: %(default)s)",
+        "SECONDS",
+    ),
+    _Flag("--seed", "options", "seed", "inventory", int, str, "default: %(default)s"),
+    _count("--dataset-groups", "dataset_groups", "dataset groups"),
+    _count(
+        "--solutions-per-dataset-group", "solutions_per_dataset_group",
+        "solutions per dataset group",
+    ),
+    _count("--versions-per-solution", "versions_per_solution", "solution versions per solution"),
+    _count(
+        "--inference-jobs-per-version", "inference_jobs_per_version",
+        "batch inference jobs per solution version",
+    ),
+    _count(
+        "--segment-jobs-per-version", "segment_jobs_per_version",
+        "batch segment jobs per solution version",
+    ),
+    _Flag(
+        "--failed-fraction", "inventory", "failed_fraction", "inventory", _probability, repr,
+        "share of seeded jobs that are CREATE FAILED (default: %(default)s)", "FRACTION",
+    ),
+    _Flag(
+        "--latency", "faults", "latency", "faults", _non_negative_float, repr,
+        "each answer leaves this long after its request arrived", "SECONDS",
+    ),
+    _Flag(
+        "--latency-jitter", "faults", "latency_jitter", "faults", _non_negative_float, repr,
+        "up to this much more, drawn per request", "SECONDS",
+    ),
+    _Flag(
+        "--throttle-rate", "faults", "throttle_rate", "faults", _probability, repr,
+        "share of requests answered ThrottlingException", "P",
+    ),
+    _Flag(
+        "--error-rate", "faults", "error_rate", "faults", _probability, repr,
+        "share of requests answered InternalFailure (500) or ServiceUnavailable (503)", "P",
+    ),
+    _Flag(
+        "--max-rps", "faults", "max_rps", "faults", float, repr,
+        "requests per second allowed (token bucket); ThrottlingException above", "RPS",
+    ),
+    _Flag(
+        "--burst", "faults", "burst", "faults", int, str,
+        "the token bucket's capacity (default: max-rps)", "N",
+    ),
+    _Flag(
+        "--deny-solution-version", "faults", "deny_solution_versions", "faults", str, str,
+        "list calls filtered on this version get AccessDeniedException (repeatable)", "ARN",
+        repeated=True, collect=frozenset, spread=sorted,
+    ),
+    _Flag(
+        "--version-latency", "faults", "version_latency", "faults", _version_latency,
+        lambda item: f"{item[0]}={item[1]!r}",
+        "extra latency for list calls filtered on a version", "ARN=SECONDS",
+        repeated=True, collect=dict, spread=lambda value: sorted(value.items()),
+    ),
+)  # fmt: skip
+
+
+def _owners(options: EmulatorOptions) -> dict[_Owner, Any]:
+    return {"options": options, "inventory": options.inventory, "faults": options.faults}
+
+
+def _add_flags(group: argparse._ArgumentGroup, section: _Section) -> None:
+    defaults = _owners(_DEFAULTS)
+    for flag in _FLAGS:
+        if flag.section != section:
+            continue
+        if flag.repeated:
+            group.add_argument(
+                flag.flag, dest=flag.name, action="append", type=flag.parse, default=[],
+                metavar=flag.metavar, help=flag.help,
+            )  # fmt: skip
+        else:
+            default = flag.default
+            if default is None:
+                default = getattr(defaults[flag.owner], flag.name)
+            group.add_argument(
+                flag.flag, dest=flag.name, type=flag.parse, default=default,
+                metavar=flag.metavar, help=flag.help,
+            )  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``.
+
+    Args:
+        parser: the ``serve`` command's parser.
+    """
+    server = parser.add_argument_group("server")
+    _add_flags(server, "server")
     server.add_argument(
         "--credentials",
         action="append",
@@ -106,13 +252,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"from ${ENV_CREDENTIALS}, comma-separated). By default any credentials pass.",
     )
     server.add_argument(
-        "--job-transition-seconds",
-        type=_non_negative_float,
-        default=DEFAULT_JOB_TRANSITION_SECONDS,
-        metavar="SECONDS",
-        help="how long a created job stays PENDING, then IN PROGRESS (default: %(default)s)",
-    )
-    server.add_argument(
         # For EmulatorProcess: exit when the parent process goes away.
         "--stop-on-stdin-eof",
         action="store_true",
@@ -120,68 +259,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     inventory = parser.add_argument_group("inventory (per region)")
-    inventory.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    for name, text in (
-        ("dataset_groups", "dataset groups"),
-        ("solutions_per_dataset_group", "solutions per dataset group"),
-        ("versions_per_solution", "solution versions per solution"),
-        ("inference_jobs_per_version", "batch inference jobs per solution version"),
-        ("segment_jobs_per_version", "batch segment jobs per solution version"),
-    ):
-        inventory.add_argument(
-            "--" + name.replace("_", "-"),
-            type=_non_negative_int,
-            default=getattr(_DEFAULT_SPEC, name),
-            metavar="N",
-            help=f"{text} (default: %(default)s)",
-        )
+    _add_flags(inventory, "inventory")
     inventory.add_argument(
         "--jobs-per-version",
         type=_non_negative_int,
         metavar="N",
         help="set both --inference-jobs-per-version and --segment-jobs-per-version",
     )
-    inventory.add_argument(
-        "--failed-fraction",
-        type=_probability,
-        default=_DEFAULT_SPEC.failed_fraction,
-        metavar="FRACTION",
-        help="share of seeded jobs that are CREATE FAILED (default: %(default)s)",
-    )
     inventory.add_argument("--empty", action="store_true", help="serve no resources at all")
 
-    faults = parser.add_argument_group("faults")
-    faults.add_argument(
-        "--latency", type=_non_negative_float, default=0.0, metavar="SECONDS",
-        help="each answer leaves this long after its request arrived",
-    )  # fmt: skip
-    faults.add_argument(
-        "--latency-jitter", type=_non_negative_float, default=0.0, metavar="SECONDS",
-        help="up to this much more, drawn per request",
-    )  # fmt: skip
-    faults.add_argument(
-        "--throttle-rate", type=_probability, default=0.0, metavar="P",
-        help="share of requests answered ThrottlingException",
-    )  # fmt: skip
-    faults.add_argument(
-        "--error-rate", type=_probability, default=0.0, metavar="P",
-        help="share of requests answered InternalFailure (500) or ServiceUnavailable (503)",
-    )  # fmt: skip
-    faults.add_argument(
-        "--max-rps", type=float, metavar="RPS",
-        help="requests per second allowed (token bucket); ThrottlingException above",
-    )  # fmt: skip
-    faults.add_argument(
-        "--burst", type=int, metavar="N", help="the token bucket's capacity (default: max-rps)"
-    )
-    faults.add_argument(
-        "--deny-solution-version", action="append", default=[], metavar="ARN",
-        help="list calls filtered on this version get AccessDeniedException (repeatable)",
-    )  # fmt: skip
-    faults.add_argument(
-        "--version-latency", action="append", type=_version_latency, default=[],
-        metavar="ARN=SECONDS", help="extra latency for list calls filtered on a version",
-    )  # fmt: skip
+    _add_flags(parser.add_argument_group("faults"), "faults")
 
 
 def _credentials(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str] | None:
@@ -193,81 +280,75 @@ def _credentials(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[s
 
 def emulator_options(
     args: argparse.Namespace, environ: Mapping[str, str] = os.environ
-) -> dict[str, Any]:
-    """``Emulator`` keyword arguments from parsed ``serve`` options."""
-    if args.empty:
-        spec = InventorySpec.empty()
-    else:
-        inference = args.inference_jobs_per_version
-        segment = args.segment_jobs_per_version
-        if args.jobs_per_version is not None:
-            inference = segment = args.jobs_per_version
-        spec = InventorySpec(
-            dataset_groups=args.dataset_groups,
-            solutions_per_dataset_group=args.solutions_per_dataset_group,
-            versions_per_solution=args.versions_per_solution,
-            inference_jobs_per_version=inference,
-            segment_jobs_per_version=segment,
-            failed_fraction=args.failed_fraction,
-        )
-    faults = Faults(
-        latency=args.latency,
-        latency_jitter=args.latency_jitter,
-        throttle_rate=args.throttle_rate,
-        error_rate=args.error_rate,
-        max_rps=args.max_rps,
-        burst=args.burst,
-        deny_solution_versions=frozenset(args.deny_solution_version),
-        version_latency=dict(args.version_latency),
-    )
+) -> EmulatorOptions:
+    """The emulator's settings from parsed ``serve`` options and the environment.
+
+    Args:
+        args: the parsed ``serve`` options.
+        environ: where ``ENV_CREDENTIALS`` and ``ENV_TOKEN_SECRET`` are read.
+
+    Raises:
+        ValueError: if a value is refused by ``EmulatorOptions``, ``InventorySpec``
+            or ``Faults`` (argparse checks most values first).
+    """
+    fields: dict[_Owner, dict[str, Any]] = {"options": {}, "inventory": {}, "faults": {}}
+    for flag in _FLAGS:
+        value = getattr(args, flag.name)
+        fields[flag.owner][flag.name] = flag.collect(value) if flag.repeated else value
+    counts = fields["inventory"]
+    if args.jobs_per_version is not None:
+        counts["inference_jobs_per_version"] = args.jobs_per_version
+        counts["segment_jobs_per_version"] = args.jobs_per_version
     secret = environ.get(ENV_TOKEN_SECRET)
-    return {
-        "inventory": spec,
-        "seed": args.seed,
-        "faults": faults,
-        "host": args.host,
-        "port": args.port,
-        "credentials": _credentials(args, environ),
-        "job_transition_seconds": args.job_transition_seconds,
-        "token_secret": secret.encode() if secret else None,
-    }
+    return EmulatorOptions(
+        **fields["options"],
+        inventory=InventorySpec.empty() if args.empty else InventorySpec(**counts),
+        faults=Faults(**fields["faults"]),
+        credentials=_credentials(args, environ),
+        token_secret=secret.encode() if secret else None,
+    )
 
 
-def to_argv(
-    *,
-    inventory: InventorySpec,
-    seed: int,
-    faults: Faults,
-    host: str,
-    port: int,
-    job_transition_seconds: float,
-) -> list[str]:
-    """``serve`` options for these settings (credentials and secrets go by environment)."""
-    argv = [
-        "--host", host,
-        "--port", str(port),
-        "--seed", str(seed),
-        "--job-transition-seconds", repr(job_transition_seconds),
-        "--dataset-groups", str(inventory.dataset_groups),
-        "--solutions-per-dataset-group", str(inventory.solutions_per_dataset_group),
-        "--versions-per-solution", str(inventory.versions_per_solution),
-        "--inference-jobs-per-version", str(inventory.inference_jobs_per_version),
-        "--segment-jobs-per-version", str(inventory.segment_jobs_per_version),
-        "--failed-fraction", repr(inventory.failed_fraction),
-        "--latency", repr(faults.latency),
-        "--latency-jitter", repr(faults.latency_jitter),
-        "--throttle-rate", repr(faults.throttle_rate),
-        "--error-rate", repr(faults.error_rate),
-    ]  # fmt: skip
-    if faults.max_rps is not None:
-        argv += ["--max-rps", repr(faults.max_rps)]
-    if faults.burst is not None:
-        argv += ["--burst", str(faults.burst)]
-    for arn in sorted(faults.deny_solution_versions):
-        argv += ["--deny-solution-version", arn]
-    for arn, seconds in sorted(faults.version_latency.items()):
-        argv += ["--version-latency", f"{arn}={seconds!r}"]
+def to_argv(options: EmulatorOptions) -> list[str]:
+    """``serve`` options for ``options``, but for the secrets (see :func:`to_environ`).
+
+    Args:
+        options: the settings; its ``clock`` cannot be passed on (``EmulatorProcess``
+            refuses one).
+    """
+    owners = _owners(options)
+    argv: list[str] = []
+    for flag in _FLAGS:
+        for item in flag.spread(getattr(owners[flag.owner], flag.name)):
+            argv += [flag.flag, flag.text(item)]
     return argv
+
+
+def to_environ(options: EmulatorOptions) -> dict[str, str]:
+    """The environment variables carrying ``options``' secrets to ``serve``.
+
+    Args:
+        options: the settings; only ``credentials`` and ``token_secret`` are read.
+
+    Raises:
+        ValueError: if an access key id holds ``:`` or ``,``, or a secret key ``,``
+            (the variable's separators), or the token secret is not UTF-8.
+    """
+    environ: dict[str, str] = {}
+    if options.credentials:
+        for key, secret in options.credentials.items():
+            if ":" in key or "," in key:
+                raise ValueError(f"access key ids cannot contain ':' or ',': {key!r}")
+            if "," in secret:
+                raise ValueError("secret keys cannot contain ','")
+        environ[ENV_CREDENTIALS] = ",".join(f"{k}:{v}" for k, v in options.credentials.items())
+    if options.token_secret is not None:
+        try:
+            environ[ENV_TOKEN_SECRET] = options.token_secret.decode()
+        except UnicodeDecodeError:
+            # The value is a secret: the error (which quotes its bytes) is not chained.
+            raise ValueError("token_secret must be UTF-8 to be passed to serve") from None
+    return environ
 
 
 def run(args: argparse.Namespace) -> int:
@@ -277,11 +358,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, argparse.ArgumentTypeError) as exc:
         sys.stderr.write(f"aiopersonalize serve: error: {exc}\n")
         return 2
-    if not is_loopback(options["host"]):
+    if not is_loopback(options.host):
         sys.stderr.write(
-            f"aiopersonalize serve: warning: binding {options['host']} exposes the emulator "
+            f"aiopersonalize serve: warning: binding {options.host} exposes the emulator "
             "beyond this machine"
-            + ("" if options["credentials"] else ", and it accepts any credentials")
+            + ("" if options.credentials else ", and it accepts any credentials")
             + "\n"
         )
     try:
@@ -301,17 +382,17 @@ class _StopOnEof(asyncio.Protocol):
         self._stop.set()
 
 
-async def _serve(options: dict[str, Any], *, stop_on_stdin_eof: bool) -> int:
+async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    async with Emulator(**options) as emulator:
+    async with Emulator(options) as emulator:
         # The first line of output is the endpoint URL and nothing else.
         sys.stdout.write(emulator.endpoint_url + "\n")
         sys.stdout.flush()
-        spec: InventorySpec = options["inventory"]
-        auth = "verified" if options["credentials"] else "not checked"
+        spec = options.inventory
+        auth = "verified" if options.credentials else "not checked"
         sys.stderr.write(
-            f"aiopersonalize emulator: seed {options['seed']}; per region "
+            f"aiopersonalize emulator: seed {options.seed}; per region "
             f"{spec.solution_versions} solution versions, "
             f"{spec.total_jobs('inference')} batch inference and "
             f"{spec.total_jobs('segment')} batch segment jobs; signatures {auth}. "

@@ -7,7 +7,6 @@ import enum
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from aiohttp import web
@@ -15,13 +14,10 @@ from aiohttp import web
 from ._app import Service
 from ._auth import DEFAULT_REGION
 from ._faults import Faults, Stats
-from ._inventory import InventorySpec, JobKind, RegionInventory
+from ._inventory import KINDS, InventorySpec, JobKind, RegionInventory
+from ._options import EmulatorOptions
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_JOB_TRANSITION_SECONDS", "Emulator", "is_loopback"]
-
-DEFAULT_HOST = "127.0.0.1"
-# Created jobs spend this long PENDING, then as long IN PROGRESS, then are ACTIVE.
-DEFAULT_JOB_TRANSITION_SECONDS = 5.0
+__all__ = ["Emulator", "is_loopback"]
 # Requests still running when the emulator stops get this long, then are cancelled.
 _SHUTDOWN_TIMEOUT = 1.0
 
@@ -58,47 +54,20 @@ class Emulator:
     aws CLI at it with ``endpoint_url`` / ``--endpoint-url``.
 
     Args:
-        inventory: the shape of each region's seeded inventory
-            (``InventorySpec.empty()`` for none).
-        seed: derives the inventory, the fault draws and the paging-token key.
-        faults: the faults to inject; replace ``emulator.faults`` to change them.
-        host: the address to bind; loopback by default.
-        port: the port to bind; 0 picks a free one.
-        credentials: access key id -> secret key; when given, SigV4 signatures are
-            verified against them. By default any credentials are accepted.
-        clock: a zero-argument callable returning epoch seconds, for created jobs'
-            timestamps and lifecycle and the rate cap's bucket (tests pass a fake clock).
-        job_transition_seconds: how long a created job stays PENDING, and then
-            IN PROGRESS, before it is ACTIVE.
-        token_secret: the key of paging tokens; derived from ``seed`` if not given.
+        options: the emulator's settings (``EmulatorOptions``: inventory, seed, faults,
+            address, credentials, clock, job lifecycle, token secret); the defaults if
+            not given.
     """
 
-    def __init__(
-        self,
-        *,
-        inventory: InventorySpec | None = None,
-        seed: int = 0,
-        faults: Faults | None = None,
-        host: str = DEFAULT_HOST,
-        port: int = 0,
-        credentials: Mapping[str, str] | None = None,
-        clock: Callable[[], float] | None = None,
-        job_transition_seconds: float = DEFAULT_JOB_TRANSITION_SECONDS,
-        token_secret: bytes | None = None,
-    ) -> None:
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be between 0 and 65535, not {port}")
-        self._service = Service(
-            inventory=inventory if inventory is not None else InventorySpec(),
-            seed=seed,
-            faults=faults if faults is not None else Faults(),
-            credentials=credentials,
-            clock=clock,
-            job_transition_seconds=job_transition_seconds,
-            token_secret=token_secret,
-        )
-        self._host = host
-        self._port = port
+    def __init__(self, options: EmulatorOptions | None = None, /) -> None:
+        if options is None:
+            options = EmulatorOptions()
+        elif not isinstance(options, EmulatorOptions):
+            raise TypeError(f"options must be an EmulatorOptions, not {type(options).__name__}")
+        self._options = options
+        self._service = Service(options)
+        self._host = options.host
+        self._port = options.port
         self._state = _State.NEW
         self._runner: web.AppRunner | None = None
         self._endpoint_url: str | None = None
@@ -179,6 +148,11 @@ class Emulator:
         return self._port
 
     @property
+    def options(self) -> EmulatorOptions:
+        """The settings the emulator was made with (``faults`` may since have changed)."""
+        return self._options
+
+    @property
     def seed(self) -> int:
         return self._service.seed
 
@@ -226,7 +200,7 @@ class Emulator:
         region: str = DEFAULT_REGION,
     ) -> int:
         """How many batch jobs of ``kind`` a full listing returns now (seeded + created)."""
-        if kind not in ("inference", "segment"):
+        if kind not in KINDS:
             raise ValueError(f"kind must be 'inference' or 'segment', not {kind!r}")
         return self._region(region).job_count(kind, solution_version_arn)
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Mapping
 from types import TracebackType
 
-from ._faults import Faults
-from ._inventory import InventorySpec
-from ._server import DEFAULT_HOST, DEFAULT_JOB_TRANSITION_SECONDS, Emulator
+from ._options import EmulatorOptions
+from ._server import Emulator
 
 __all__ = ["EmulatorThread"]
 
@@ -23,37 +21,24 @@ _JOIN_TIMEOUT = 10.0
 
 
 class EmulatorThread:
-    """Runs an ``Emulator`` (same keyword arguments) in a daemon thread."""
+    """Runs an ``Emulator`` in a daemon thread.
 
-    def __init__(
-        self,
-        *,
-        inventory: InventorySpec | None = None,
-        seed: int = 0,
-        faults: Faults | None = None,
-        host: str = DEFAULT_HOST,
-        port: int = 0,
-        credentials: Mapping[str, str] | None = None,
-        clock: Callable[[], float] | None = None,
-        job_transition_seconds: float = DEFAULT_JOB_TRANSITION_SECONDS,
-        token_secret: bytes | None = None,
-    ) -> None:
-        self._emulator = Emulator(
-            inventory=inventory,
-            seed=seed,
-            faults=faults,
-            host=host,
-            port=port,
-            credentials=credentials,
-            clock=clock,
-            job_transition_seconds=job_transition_seconds,
-            token_secret=token_secret,
-        )
+    Args:
+        options: the emulator's settings, as ``Emulator``'s; the defaults if not given.
+    """
+
+    def __init__(self, options: EmulatorOptions | None = None, /) -> None:
+        self._emulator = Emulator(options)
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """The settings the emulator was made with."""
+        return self._emulator.options
 
     def start(self) -> Emulator:
         """Start the thread and wait until the emulator serves.

@@ -13,7 +13,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from aiopersonalize.emulator import Emulator
+from aiopersonalize.emulator import Emulator, EmulatorOptions
 from aiopersonalize.emulator._auth import SignatureVerifier, parse_authorization
 from aiopersonalize.emulator._errors import ServiceError
 
@@ -56,7 +56,7 @@ async def test_any_credentials_by_default(emulator: Emulator) -> None:
 
 async def test_valid_signatures_pass() -> None:
     """With configured keys, a request signed with a configured key is served."""
-    async with Emulator(credentials=CREDENTIALS) as emulator:
+    async with Emulator(EmulatorOptions(credentials=CREDENTIALS)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)
@@ -80,7 +80,7 @@ async def test_bad_credentials_are_refused(
     client_options: dict[str, Any], expected: tuple[str, int]
 ) -> None:
     """With configured keys, a wrong secret, an unknown key or no signature get AWS's errors."""
-    async with Emulator(credentials=CREDENTIALS) as emulator:
+    async with Emulator(EmulatorOptions(credentials=CREDENTIALS)) as emulator:
         client = make_client(emulator.endpoint_url, **client_options)
         try:
             assert await code_of(Boto(client)) == expected
@@ -91,7 +91,10 @@ async def test_bad_credentials_are_refused(
 
 async def test_altered_body_breaks_the_signature() -> None:
     """A body changed after signing answers InvalidSignatureException."""
-    async with Emulator(credentials=CREDENTIALS) as emulator, aiohttp.ClientSession() as session:
+    async with (
+        Emulator(EmulatorOptions(credentials=CREDENTIALS)) as emulator,
+        aiohttp.ClientSession() as session,
+    ):
         request = signed_request(emulator.endpoint_url + "/", b'{"maxResults": 5}')
         headers = dict(request.headers.items())
         async with session.post(emulator.endpoint_url, headers=headers, data=request.body) as ok:

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from aiopersonalize.emulator import Emulator, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
 from .conftest import ACCESS_KEY, SECRET_KEY, run_aws
 
@@ -33,7 +33,7 @@ async def run_all(
 
 async def test_aws_cli_lists_and_describes_everything() -> None:
     """The aws CLI pages every list to the end and describes jobs, as it would against AWS."""
-    async with Emulator(inventory=SMALL) as emulator:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emulator:
         version = emulator.solution_version_arns()[3]
         solution = emulator.solution_arns()[1]
         group = emulator.dataset_group_arns()[1]
@@ -75,7 +75,7 @@ def _first_job_name(emulator: Emulator) -> str:
 
 async def test_aws_cli_creates_and_describes_a_job() -> None:
     """A job created with the aws CLI is described by it, PENDING at first."""
-    async with Emulator(inventory=SMALL) as emulator:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emulator:
         version = emulator.solution_version_arns()[0]
         status, created, stderr = await run_aws(
             emulator.endpoint_url,
@@ -98,7 +98,7 @@ async def test_aws_cli_creates_and_describes_a_job() -> None:
 
 async def test_aws_cli_sees_the_service_errors() -> None:
     """The aws CLI reports not-found, validation, token and duplicate-name errors by their codes."""
-    async with Emulator(inventory=SMALL) as emulator:
+    async with Emulator(EmulatorOptions(inventory=SMALL)) as emulator:
         _, first, _ = await run_aws(
             emulator.endpoint_url,
             "list-batch-inference-jobs",
@@ -159,7 +159,9 @@ async def test_aws_cli_sees_the_service_errors() -> None:
 )
 async def test_aws_cli_signatures(secret: str, error: str | None) -> None:
     """With signature checking on, the aws CLI's signature passes with the right secret only."""
-    async with Emulator(inventory=SMALL, credentials={ACCESS_KEY: SECRET_KEY}) as emulator:
+    async with Emulator(
+        EmulatorOptions(inventory=SMALL, credentials={ACCESS_KEY: SECRET_KEY})
+    ) as emulator:
         status, output, stderr = await run_aws(
             emulator.endpoint_url, "list-dataset-groups", secret_key=secret
         )

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from aiopersonalize.emulator import Emulator, Faults, Stats
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, Stats
 
 from .conftest import Boto, FakeClock, make_client
 
@@ -37,7 +37,7 @@ async def test_throttle_rate_is_seeded_and_counted() -> None:
     """A throttle rate throttles a reproducible share of requests, each counted once."""
     sequences = []
     for _ in range(2):
-        async with Emulator(seed=3, faults=Faults(throttle_rate=0.3)) as emulator:
+        async with Emulator(EmulatorOptions(seed=3, faults=Faults(throttle_rate=0.3))) as emulator:
             client = make_client(emulator.endpoint_url)
             try:
                 sequences.append(await outcomes(Boto(client), 60))
@@ -83,7 +83,9 @@ async def test_faults_can_be_replaced_at_runtime(emulator: Emulator, boto: Boto)
 async def test_max_rps_is_a_token_bucket() -> None:
     """Above max_rps requests are throttled until the bucket refills with time."""
     clock = FakeClock()
-    async with Emulator(clock=clock, faults=Faults(max_rps=2, burst=3)) as emulator:
+    async with Emulator(
+        EmulatorOptions(clock=clock, faults=Faults(max_rps=2, burst=3))
+    ) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)
@@ -111,7 +113,9 @@ async def test_latency_jitter_is_seeded() -> None:
     """Jitter adds a reproducible random delay between 0 and its bound to each request."""
     totals = []
     for _ in range(2):
-        async with Emulator(seed=9, faults=Faults(latency=0.001, latency_jitter=0.004)) as emulator:
+        async with Emulator(
+            EmulatorOptions(seed=9, faults=Faults(latency=0.001, latency_jitter=0.004))
+        ) as emulator:
             client = make_client(emulator.endpoint_url)
             try:
                 await outcomes(Boto(client), 10)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aiopersonalize.emulator import Emulator, InventorySpec, JobKind
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec, JobKind
 from aiopersonalize.emulator._inventory import RegionInventory
 from aiopersonalize.emulator._model import service_model
 from aiopersonalize.emulator._tokens import Cursor
@@ -123,7 +123,7 @@ async def test_a_million_jobs_cost_no_per_job_memory() -> None:
 async def test_million_job_inventory_over_http() -> None:
     """boto3 describes the oldest of a million jobs and lists one version's jobs."""
     spec = InventorySpec(1, 1, 10, inference_jobs_per_version=100_000, segment_jobs_per_version=1)
-    async with Emulator(inventory=spec) as emulator:
+    async with Emulator(EmulatorOptions(inventory=spec)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)
@@ -142,7 +142,7 @@ async def test_million_job_inventory_over_http() -> None:
 
 async def test_empty_inventory() -> None:
     """InventorySpec.empty() serves no resources and no jobs; creating one has no version to use."""
-    async with Emulator(inventory=InventorySpec.empty()) as emulator:
+    async with Emulator(EmulatorOptions(inventory=InventorySpec.empty())) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiopersonalize.emulator import Emulator
+from aiopersonalize.emulator import Emulator, EmulatorOptions
 
 from .conftest import START, Boto, FakeClock, make_client
 
@@ -22,7 +22,7 @@ async def test_created_job_lifecycle(kind: str) -> None:
     arn_member = "batchInferenceJobArn" if kind == "inference" else "batchSegmentJobArn"
     result = "batchInferenceJob" if kind == "inference" else "batchSegmentJob"
     clock = FakeClock()
-    async with Emulator(clock=clock, job_transition_seconds=60) as emulator:
+    async with Emulator(EmulatorOptions(clock=clock, job_transition_seconds=60)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)
@@ -60,7 +60,7 @@ async def test_created_job_lifecycle(kind: str) -> None:
 
 async def test_zero_transition_time_is_active_at_once() -> None:
     """With no transition time a created job is ACTIVE straight away."""
-    async with Emulator(clock=FakeClock(), job_transition_seconds=0) as emulator:
+    async with Emulator(EmulatorOptions(clock=FakeClock(), job_transition_seconds=0)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)
@@ -79,7 +79,7 @@ async def test_zero_transition_time_is_active_at_once() -> None:
 async def test_created_timestamps_keep_milliseconds() -> None:
     """A created job's timestamps are the clock's, to the millisecond."""
     clock = FakeClock(START + 0.123)
-    async with Emulator(clock=clock) as emulator:
+    async with Emulator(EmulatorOptions(clock=clock)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aiopersonalize.emulator import Emulator, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
 from .conftest import Boto, make_client
 
@@ -66,7 +66,7 @@ async def test_paginator_on_one_version(
 async def test_resource_lists_page_to_the_end() -> None:
     """Dataset groups, solutions and versions page like jobs, filters included."""
     spec = InventorySpec(dataset_groups=3, solutions_per_dataset_group=4, versions_per_solution=3)
-    async with Emulator(inventory=spec) as emulator:
+    async with Emulator(EmulatorOptions(inventory=spec)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)
@@ -157,14 +157,14 @@ async def test_tokens_are_bound_to_their_query(emulator: Emulator, boto: Boto) -
 
 async def test_tokens_survive_a_restart_with_the_same_seed() -> None:
     """A token from one emulator resumes on another with the same seed, not on another seed."""
-    async with Emulator(seed=5) as first:
+    async with Emulator(EmulatorOptions(seed=5)) as first:
         client = make_client(first.endpoint_url)
         try:
             page = await Boto(client)("list_batch_inference_jobs", maxResults=4)
         finally:
             client.close()
     for seed, expected in ((5, None), (6, "InvalidNextTokenException")):
-        async with Emulator(seed=seed) as second:
+        async with Emulator(EmulatorOptions(seed=seed)) as second:
             client = make_client(second.endpoint_url)
             try:
                 boto = Boto(client)
@@ -182,7 +182,10 @@ async def test_tokens_survive_a_restart_with_the_same_seed() -> None:
 
 async def test_token_secret_keys_tokens() -> None:
     """With a token secret, tokens verify only on an emulator with the same secret."""
-    async with Emulator(token_secret=b"one") as first, Emulator(token_secret=b"two") as second:
+    async with (
+        Emulator(EmulatorOptions(token_secret=b"one")) as first,
+        Emulator(EmulatorOptions(token_secret=b"two")) as second,
+    ):
         a, b = make_client(first.endpoint_url), make_client(second.endpoint_url)
         try:
             token = (await Boto(a)("list_batch_segment_jobs", maxResults=1))["nextToken"]
@@ -199,7 +202,7 @@ async def test_token_secret_keys_tokens() -> None:
 async def test_jobs_created_mid_listing_cause_no_duplicates_or_skips(filtered: bool) -> None:
     """Jobs created during a listing neither repeat nor hide the jobs it started with."""
     spec = InventorySpec(1, 1, 3, inference_jobs_per_version=6, segment_jobs_per_version=0)
-    async with Emulator(inventory=spec) as emulator:
+    async with Emulator(EmulatorOptions(inventory=spec)) as emulator:
         client = make_client(emulator.endpoint_url)
         try:
             boto = Boto(client)

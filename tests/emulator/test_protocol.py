@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aiopersonalize.emulator import Emulator, Faults
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -150,13 +150,16 @@ async def test_emulator_lifecycle_is_strict() -> None:
 async def test_a_busy_port_fails_to_start(emulator: Emulator) -> None:
     """Binding a port already in use raises OSError and leaves nothing running."""
     with pytest.raises(OSError, match="in use"):
-        async with Emulator(port=emulator.port):
+        async with Emulator(EmulatorOptions(port=emulator.port)):
             pass
 
 
 async def test_localhost_gets_one_port() -> None:
     """Binding 'localhost' with port 0 serves on a single address and URL."""
-    async with Emulator(host="localhost") as emulator, aiohttp.ClientSession() as session:
+    async with (
+        Emulator(EmulatorOptions(host="localhost")) as emulator,
+        aiohttp.ClientSession() as session,
+    ):
         target = {"X-Amz-Target": "AmazonPersonalize.ListDatasetGroups"}
         async with session.post(emulator.endpoint_url, headers=target, data=b"{}") as response:
             assert response.status == 200

@@ -78,3 +78,43 @@ async def test_plugin_fixtures_in_a_users_suite(tmp_path: Path) -> None:
     output = result.stdout.decode() + result.stderr.decode()
     assert result.returncode == 0, output
     assert "3 passed" in output
+
+
+MARKER_TESTS = """
+import pytest
+
+from aiopersonalize.emulator import EmulatorOptions, InventorySpec
+
+
+@pytest.mark.anyio
+@pytest.mark.personalize_emulator(seed=5, inventory=InventorySpec(1, 1, 1, 2, 3))
+async def test_keyword_arguments(personalize_emulator):
+    assert personalize_emulator.options == EmulatorOptions(
+        seed=5, inventory=InventorySpec(1, 1, 1, 2, 3)
+    )
+
+
+@pytest.mark.personalize_emulator(EmulatorOptions(seed=6, inventory=InventorySpec.empty()))
+def test_a_record(personalize_emulator_in_thread):
+    assert personalize_emulator_in_thread.seed == 6
+    assert personalize_emulator_in_thread.solution_version_arns() == []
+
+
+@pytest.mark.personalize_emulator(EmulatorOptions(), seed=1)
+def test_both_are_refused(request):
+    with pytest.raises(TypeError, match="one EmulatorOptions or keyword arguments"):
+        request.getfixturevalue("personalize_emulator_in_thread")
+"""
+
+
+async def test_marker_takes_keyword_arguments_or_a_record(tmp_path: Path) -> None:
+    """The marker's keyword arguments become an EmulatorOptions, or it takes one as is (not both)."""
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_marker.py").write_text(MARKER_TESTS)
+    (tmp_path / "pytest.ini").write_text(INI)
+    result = await anyio.run_process(
+        [sys.executable, "-m", "pytest", "-q", str(tmp_path)], cwd=tmp_path, check=False
+    )
+    output = result.stdout.decode() + result.stderr.decode()
+    assert result.returncode == 0, output
+    assert "3 passed" in output

@@ -12,7 +12,14 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from aiopersonalize.cli._main import build_parser, main
-from aiopersonalize.emulator import Emulator, EmulatorProcess, EmulatorThread, Faults, InventorySpec
+from aiopersonalize.emulator import (
+    Emulator,
+    EmulatorOptions,
+    EmulatorProcess,
+    EmulatorThread,
+    Faults,
+    InventorySpec,
+)
 from aiopersonalize.emulator._serve import emulator_options, to_argv
 from aiopersonalize.emulator._server import is_loopback
 
@@ -55,7 +62,7 @@ async def test_emulator_process_serves_and_reports_stats() -> None:
     """EmulatorProcess runs `serve` as a subprocess, exposes stats and faults, stops cleanly."""
     spec = InventorySpec(1, 1, 2, inference_jobs_per_version=3, segment_jobs_per_version=3)
     async with EmulatorProcess(
-        inventory=spec, seed=4, credentials={ACCESS_KEY: SECRET_KEY}
+        EmulatorOptions(inventory=spec, seed=4, credentials={ACCESS_KEY: SECRET_KEY})
     ) as process:
         assert URL.fullmatch(process.endpoint_url)
         assert SECRET_KEY not in " ".join(process.command)
@@ -87,7 +94,7 @@ async def test_emulator_process_serves_and_reports_stats() -> None:
 
 async def test_emulator_process_stops_when_its_parent_goes() -> None:
     """The served child exits by itself once its stdin (held by the parent) closes."""
-    process = EmulatorProcess(inventory=InventorySpec.empty())
+    process = EmulatorProcess(EmulatorOptions(inventory=InventorySpec.empty()))
     await process.start()
     try:
         child = process._process
@@ -103,8 +110,8 @@ async def test_emulator_process_stops_when_its_parent_goes() -> None:
 
 async def test_emulator_process_reports_a_failed_start() -> None:
     """A serve command that cannot bind its port raises RuntimeError with its exit status."""
-    async with Emulator(inventory=InventorySpec.empty()) as taken:
-        process = EmulatorProcess(port=taken.port)
+    async with Emulator(EmulatorOptions(inventory=InventorySpec.empty())) as taken:
+        process = EmulatorProcess(EmulatorOptions(port=taken.port))
         with pytest.raises(RuntimeError, match="exit status 1"):
             await process.start()
         await process.aclose()
@@ -126,7 +133,14 @@ async def test_options_round_trip_through_the_command_line() -> None:
         version_latency={"arn:aws:personalize:r:1:solution/a/c": 0.5},
     )
     argv = to_argv(
-        inventory=spec, seed=8, faults=faults, host="127.0.0.1", port=0, job_transition_seconds=1.5
+        EmulatorOptions(
+            inventory=spec,
+            seed=8,
+            faults=faults,
+            host="127.0.0.1",
+            port=0,
+            job_transition_seconds=1.5,
+        )
     )
     args = build_parser(only="serve").parse_args(["serve", *argv])
     environ = {
@@ -134,30 +148,30 @@ async def test_options_round_trip_through_the_command_line() -> None:
         "AIOPERSONALIZE_EMULATOR_TOKEN_SECRET": "s",
     }
     options = emulator_options(args, environ)
-    assert options == {
-        "inventory": spec,
-        "seed": 8,
-        "faults": faults,
-        "host": "127.0.0.1",
-        "port": 0,
-        "credentials": {"A": "a", "B": "b"},
-        "job_transition_seconds": 1.5,
-        "token_secret": b"s",
-    }
+    assert options == EmulatorOptions(
+        inventory=spec,
+        seed=8,
+        faults=faults,
+        host="127.0.0.1",
+        port=0,
+        credentials={"A": "a", "B": "b"},
+        job_transition_seconds=1.5,
+        token_secret=b"s",
+    )
 
 
 async def test_serve_options() -> None:
     """`--empty`, `--jobs-per-version` and `--credentials` shape the emulator; bad values fail."""
     parser = build_parser(only="serve")
     empty = emulator_options(parser.parse_args(["serve", "--empty"]), {})
-    assert empty["inventory"] == InventorySpec.empty()
-    assert empty["credentials"] is None
+    assert empty.inventory == InventorySpec.empty()
+    assert empty.credentials is None
     sized = emulator_options(
         parser.parse_args(["serve", "--jobs-per-version", "0", "--credentials", "K:S"]), {}
     )
-    assert sized["inventory"].inference_jobs_per_version == 0
-    assert sized["inventory"].segment_jobs_per_version == 0
-    assert sized["credentials"] == {"K": "S"}
+    assert sized.inventory.inference_jobs_per_version == 0
+    assert sized.inventory.segment_jobs_per_version == 0
+    assert sized.credentials == {"K": "S"}
     for bad in (["--port", "70000"], ["--throttle-rate", "2"], ["--credentials", "no-colon"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["serve", *bad])
@@ -183,7 +197,7 @@ async def test_emulator_thread_serves_synchronous_code() -> None:
     """EmulatorThread serves from its own loop, for blocking clients, and stops on exit."""
 
     def scenario() -> tuple[int, int]:
-        with EmulatorThread(inventory=InventorySpec(1, 1, 1, 5, 5)) as emulator:
+        with EmulatorThread(EmulatorOptions(inventory=InventorySpec(1, 1, 1, 5, 5))) as emulator:
             client = make_client(emulator.endpoint_url)
             try:
                 jobs = client.list_batch_inference_jobs()["batchInferenceJobs"]

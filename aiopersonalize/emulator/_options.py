@@ -1,0 +1,98 @@
+"""``EmulatorOptions``: every setting of an emulator, with its default, in one record.
+
+``Emulator``, ``EmulatorThread``, ``EmulatorProcess``, the ``serve`` command and the
+pytest plugin all take this record, so a new option is added here (and, if ``serve``
+should offer it, to the ``serve`` command's table of flags).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ._faults import Faults
+from ._inventory import InventorySpec
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_JOB_TRANSITION_SECONDS", "EmulatorOptions"]
+
+DEFAULT_HOST = "127.0.0.1"
+# Created jobs spend this long PENDING, then as long IN PROGRESS, then are ACTIVE.
+DEFAULT_JOB_TRANSITION_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmulatorOptions:
+    """How an emulator is set up: its inventory, faults, address and secrets.
+
+    Values are checked when the record is made (``ValueError`` for a bad value,
+    ``TypeError`` for a value of the wrong type). Its ``repr`` leaves out
+    ``credentials`` and ``token_secret``.
+
+    Attributes:
+        inventory: the shape of each region's seeded inventory
+            (``InventorySpec.empty()`` for none).
+        seed: derives the inventory, the fault draws and the paging-token key.
+        faults: the faults to inject at first; a running emulator's can be replaced.
+        host: the address to bind; loopback by default.
+        port: the port to bind, 0 to 65535; 0 picks a free one.
+        credentials: access key id -> secret key; when given, SigV4 signatures are
+            verified against them. ``None`` (the default) accepts any credentials.
+            Kept as a read-only copy.
+        clock: a zero-argument callable returning epoch seconds, for created jobs'
+            timestamps and lifecycle and the rate cap's bucket (tests pass a fake
+            clock). In-process emulators only: ``EmulatorProcess`` refuses it.
+        job_transition_seconds: how long a created job stays PENDING, and then
+            IN PROGRESS, before it is ACTIVE.
+        token_secret: the key of paging tokens; derived from ``seed`` if not given.
+    """
+
+    inventory: InventorySpec = field(default_factory=InventorySpec)
+    seed: int = 0
+    faults: Faults = field(default_factory=Faults)
+    host: str = DEFAULT_HOST
+    port: int = 0
+    # Secrets: never in the repr (the project's rule for credentials).
+    credentials: Mapping[str, str] | None = field(default=None, repr=False, hash=False)
+    clock: Callable[[], float] | None = None
+    job_transition_seconds: float = DEFAULT_JOB_TRANSITION_SECONDS
+    token_secret: bytes | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inventory, InventorySpec):
+            raise TypeError(
+                f"inventory must be an InventorySpec, not {type(self.inventory).__name__}"
+            )
+        if not isinstance(self.faults, Faults):
+            raise TypeError(f"faults must be a Faults, not {type(self.faults).__name__}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an integer, not {type(self.seed).__name__}")
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError(f"host must be a non-empty string, not {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise TypeError(f"port must be an integer, not {type(self.port).__name__}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, not {self.port}")
+        seconds = self.job_transition_seconds
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(
+                f"job_transition_seconds must be a non-negative number of seconds, not {seconds!r}"
+            )
+        if self.clock is not None and not callable(self.clock):
+            raise TypeError("clock must be a zero-argument callable or None")
+        if self.token_secret is not None and not isinstance(self.token_secret, bytes):
+            # The value is a secret: only its type is named.
+            raise TypeError(
+                f"token_secret must be bytes or None, not {type(self.token_secret).__name__}"
+            )
+        if self.credentials is not None:
+            copy = dict(self.credentials)
+            for key, secret in copy.items():
+                # Credentials are never repeated in messages, not even key ids.
+                if not isinstance(key, str) or not key:
+                    raise ValueError("access key ids must be non-empty strings")
+                if not isinstance(secret, str) or not secret:
+                    raise ValueError("secret keys must be non-empty strings")
+            # A copy, so that a caller's later edits cannot change a frozen record.
+            object.__setattr__(self, "credentials", MappingProxyType(copy))
