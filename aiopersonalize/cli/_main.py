@@ -64,7 +64,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "serve",
         "serve a local Amazon Personalize emulator until interrupted",
-        "aiopersonalize.emulator._serve",
+        "aiopersonalize.emulator.serve",
     ),
 )
 

@@ -12,15 +12,16 @@ injects latency, throttling and server errors on demand.
 - ``EmulatorThread``: the same on its own loop in a background thread (sync code).
 - ``EmulatorProcess``: ``aiopersonalize serve`` as a subprocess (benchmarks).
 - ``pytest_plugin``: fixtures for users' test suites.
+- ``serve``: the ``aiopersonalize serve`` command, and the flags of ``EmulatorOptions``.
 """
 
 from ._faults import Faults, Stats
 from ._inventory import InventorySpec, JobKind
 from ._options import DEFAULT_JOB_TRANSITION_SECONDS, EmulatorOptions
 from ._process import EmulatorProcess
-from ._serve import DEFAULT_PORT
 from ._server import Emulator
 from ._thread import EmulatorThread
+from .serve import DEFAULT_PORT
 
 __all__ = [
     "DEFAULT_JOB_TRANSITION_SECONDS",

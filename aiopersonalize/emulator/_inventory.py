@@ -20,7 +20,9 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
+
+from aiopersonalize import JobKindName
 
 from ._model import ACCOUNT_ID
 from ._tokens import Cursor
@@ -35,7 +37,7 @@ __all__ = [
     "SeededJobs",
 ]
 
-JobKind = Literal["inference", "segment"]
+JobKind = JobKindName  # the library's own word for the two kinds
 
 # The newest seeded job's creation time (2024-05-31T16:08:37.123Z), in milliseconds.
 _BASE_MS = 1_717_171_717_123

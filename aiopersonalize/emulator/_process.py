@@ -21,7 +21,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from ._app import CONTROL_PREFIX
 from ._faults import Faults
 from ._options import EmulatorOptions
-from ._serve import ENV_CREDENTIALS, ENV_TOKEN_SECRET, to_argv, to_environ
+from .serve import ENV_CREDENTIALS, ENV_TOKEN_SECRET, to_argv, to_environ
 
 __all__ = ["EmulatorProcess"]
 

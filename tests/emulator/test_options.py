@@ -18,7 +18,7 @@ from aiopersonalize.emulator import (
     Faults,
     InventorySpec,
 )
-from aiopersonalize.emulator._serve import (
+from aiopersonalize.emulator.serve import (
     ENV_CREDENTIALS,
     ENV_TOKEN_SECRET,
     emulator_options,

@@ -20,8 +20,8 @@ from aiopersonalize.emulator import (
     Faults,
     InventorySpec,
 )
-from aiopersonalize.emulator._serve import emulator_options, to_argv
 from aiopersonalize.emulator._server import is_loopback
+from aiopersonalize.emulator.serve import emulator_options, to_argv
 
 from .conftest import ACCESS_KEY, SECRET_KEY, Boto, make_client
 

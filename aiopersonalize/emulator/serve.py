@@ -1,4 +1,5 @@
-"""The ``serve`` command: its options, and an emulator served until interrupted.
+"""The ``serve`` command (``aiopersonalize serve``): its options, and an emulator served
+until interrupted. Public, so that the command line (``aiopersonalize.cli``) can name it.
 
 One table, ``_FLAGS``, says which flag carries which field of ``EmulatorOptions`` (or
 of its inventory or faults); the parser is built from it (:func:`add_arguments`), parsed
