@@ -1,4 +1,13 @@
-"""Shared fixtures: the asyncio backend (aiohttp is asyncio-only) and test credentials."""
+"""Shared fixtures: test credentials, the asyncio backend (aiohttp is asyncio-only), the
+checks that fail a test which leaked a task, a socket or a session, and the emulator.
+
+The emulator fixtures are the project's own pytest plugin, as users enable it
+(``aiopersonalize.emulator.pytest_plugin``): ``emulator`` serves on the test's event
+loop, ``emulator_in_thread`` from a background thread (for code that runs its own
+loop, such as the command line). Both serve the default inventory unless the test (or
+its module, through ``pytestmark``) says otherwise with
+``@pytest.mark.personalize_emulator(EmulatorOptions(...))``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+
+from aiopersonalize.emulator import Emulator
+
+pytest_plugins = ("aiopersonalize.emulator.pytest_plugin",)
 
 # Dummy credentials, set before any botocore session reads the environment, and no
 # config or credentials file of the machine's: nothing real can leak into a test.
@@ -29,7 +42,21 @@ for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_RETRY_MODE", "AWS_MAX_ATTE
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
+    """Every async test and fixture runs on asyncio (aiohttp's only loop), once per
+    session, so module-scoped async fixtures can share it."""
     return "asyncio"
+
+
+@pytest.fixture
+def emulator(personalize_emulator: Emulator) -> Emulator:
+    """The test's emulator, on its event loop (options: the personalize_emulator mark)."""
+    return personalize_emulator
+
+
+@pytest.fixture
+def emulator_in_thread(personalize_emulator_in_thread: Emulator) -> Emulator:
+    """The test's emulator, served from a background thread (same mark)."""
+    return personalize_emulator_in_thread
 
 
 @pytest.fixture(autouse=True)

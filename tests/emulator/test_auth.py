@@ -17,7 +17,7 @@ from aiopersonalize.emulator import Emulator, EmulatorOptions
 from aiopersonalize.emulator._auth import SignatureVerifier, parse_authorization
 from aiopersonalize.emulator._errors import ServiceError
 
-from .conftest import ACCESS_KEY, SECRET_KEY, Boto, make_client
+from ..clients import ACCESS_KEY, SECRET_KEY, Boto, make_client
 
 CREDENTIALS = {ACCESS_KEY: SECRET_KEY}
 TARGET = "AmazonPersonalize.ListDatasetGroups"

@@ -11,7 +11,7 @@ import pytest
 
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
-from .conftest import ACCESS_KEY, SECRET_KEY, run_aws
+from ..clients import ACCESS_KEY, SECRET_KEY, run_aws
 
 SMALL = InventorySpec(2, 2, 2, inference_jobs_per_version=30, segment_jobs_per_version=20)
 

@@ -16,7 +16,7 @@ from aiopersonalize.emulator._model import service_model
 from aiopersonalize.emulator._tokens import Cursor
 from aiopersonalize.emulator._validation import validate
 
-from .conftest import Boto, make_client
+from ..clients import Boto, make_client
 
 KINDS: tuple[JobKind, JobKind] = ("inference", "segment")
 

@@ -6,7 +6,7 @@ import pytest
 
 from aiopersonalize.emulator import Emulator, EmulatorOptions
 
-from .conftest import START, Boto, FakeClock, make_client
+from ..clients import START, Boto, FakeClock, make_client
 
 JOB = {
     "jobInput": {"s3DataSource": {"path": "s3://b/in.json"}},

@@ -10,7 +10,7 @@ from botocore.loaders import Loader
 
 from aiopersonalize.emulator import Emulator
 
-from .conftest import Boto, make_client
+from ..clients import Boto, make_client
 
 MODEL = Loader().load_service_model("personalize", "service-2")
 

@@ -26,7 +26,7 @@ from aiopersonalize.emulator.serve import (
     to_environ,
 )
 
-from .conftest import FakeClock
+from ..clients import FakeClock
 
 SECRET_KEY = "options-suite-secret/xyz+abc"
 TOKEN_SECRET = "options-suite-token-secret"

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
-from .conftest import Boto, make_client
+from ..clients import Boto, make_client
 
 JOB_LISTS = [
     ("list_batch_inference_jobs", "batchInferenceJobs", "batchInferenceJobArn", "inference"),

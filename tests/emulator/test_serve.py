@@ -23,7 +23,7 @@ from aiopersonalize.emulator import (
 from aiopersonalize.emulator._server import is_loopback
 from aiopersonalize.emulator.serve import emulator_options, to_argv
 
-from .conftest import ACCESS_KEY, SECRET_KEY, Boto, make_client
+from ..clients import ACCESS_KEY, SECRET_KEY, Boto, make_client
 
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 

@@ -11,7 +11,7 @@ import pytest
 from aiopersonalize import Client, JobStatus
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
-from .emulator.conftest import ACCESS_KEY, SECRET_KEY, Boto, make_client, run_aws
+from .clients import ACCESS_KEY, SECRET_KEY, Boto, make_client, run_aws
 
 SPEC = InventorySpec(
     dataset_groups=1,

@@ -19,7 +19,7 @@ import aiopersonalize.cli
 import aiopersonalize.emulator
 from aiopersonalize.cli._main import COMMANDS
 
-from .helpers import run_cli
+from ..helpers import run_cli
 
 CLI = Path(aiopersonalize.cli.__file__).resolve().parent
 PUBLIC = {

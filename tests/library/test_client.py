@@ -28,8 +28,8 @@ from aiopersonalize import (
 from aiopersonalize._transport import TransportOptions
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
-from .helpers import exception_texts, unused_port, wait_no_producers
-from .peers import (
+from ..helpers import exception_texts, unused_port, wait_no_producers
+from ..peers import (
     HANG,
     JOB_ARN,
     VERSION_ARN,

@@ -8,7 +8,7 @@ import pytest
 
 from aiopersonalize import PaginationError
 
-from .peers import VERSION_ARN, Reply, connected, inference_page, inference_pages
+from ..peers import VERSION_ARN, Reply, connected, inference_page, inference_pages
 
 PAGES = 6
 

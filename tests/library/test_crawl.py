@@ -32,8 +32,8 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
-from .helpers import producer_tasks, wait_no_producers, wait_until
-from .peers import VERSION_ARN, Peer, Reply, error, scripted_peer
+from ..helpers import producer_tasks, wait_no_producers, wait_until
+from ..peers import VERSION_ARN, Peer, Reply, error, scripted_peer
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"

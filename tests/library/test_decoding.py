@@ -43,7 +43,7 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
-from .peers import VERSION_ARN, Reply, connected, scripted_peer
+from ..peers import VERSION_ARN, Reply, connected, scripted_peer
 
 MODEL = get_botocore_session().get_service_model("personalize")
 

@@ -31,7 +31,7 @@ from aiopersonalize.emulator import (
     JobKind,
 )
 
-from .helpers import assert_no_secrets, run_cli
+from ..helpers import assert_no_secrets, run_cli
 
 # 4 solution versions; with --page-size 5, 3 pages of inference jobs and 2 of segment
 # jobs per version.

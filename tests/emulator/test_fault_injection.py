@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, Stats
 
-from .conftest import Boto, FakeClock, make_client
+from ..clients import Boto, FakeClock, make_client
 
 TARGET = {"X-Amz-Target": "AmazonPersonalize.ListDatasetGroups"}
 

@@ -28,7 +28,7 @@ from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, Cli
 from aiopersonalize.cli import main
 from aiopersonalize.cli._engine import Plan, crawl
 
-from .peers import VERSION_ARN, Reply, scripted_peer
+from ..peers import VERSION_ARN, Reply, scripted_peer
 
 REGION = "us-east-1"
 LISTS = {"inference": "batchInferenceJobs", "segment": "batchSegmentJobs"}

@@ -12,7 +12,7 @@ from aiopersonalize.emulator import Emulator
 from aiopersonalize.emulator._model import service_model
 from aiopersonalize.emulator._validation import _compile, validate
 
-from .conftest import Boto, make_client
+from ..clients import Boto, make_client
 
 VERSION = "arn:aws:personalize:us-east-1:123456789012:solution/s/00000000"
 

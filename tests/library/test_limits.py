@@ -24,7 +24,7 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, Stats
 
-from .peers import Reply, error, scripted_peer
+from ..peers import Reply, error, scripted_peer
 
 REGION = "us-east-1"
 

@@ -36,7 +36,7 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
-from .helpers import (
+from ..helpers import (
     Kind,
     arn_of,
     assert_exactly_once,
@@ -46,7 +46,7 @@ from .helpers import (
     wait_no_producers,
     wait_until,
 )
-from .peers import Peer, Reply, chained, connected, error, job_page
+from ..peers import Peer, Reply, chained, connected, error, job_page
 
 KINDS: list[Kind] = ["inference", "segment"]
 OPERATION = {"inference": "ListBatchInferenceJobs", "segment": "ListBatchSegmentJobs"}

@@ -3,7 +3,6 @@ against the emulator over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -15,13 +14,7 @@ from aiopersonalize.emulator import Emulator
 from . import readme_examples as examples
 
 EXAMPLES = Path(examples.__file__)
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator() as running:
-        yield running
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 async def strict_mypy(path: Path) -> tuple[int, str]:

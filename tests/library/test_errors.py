@@ -37,8 +37,8 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
-from .helpers import unused_port, wait_no_producers
-from .peers import (
+from ..helpers import unused_port, wait_no_producers
+from ..peers import (
     HANG,
     JOB_ARN,
     VERSION_ARN,

@@ -10,7 +10,7 @@ import pytest
 import aiopersonalize
 from aiopersonalize import Client, ParamValidationError
 
-from .peers import Peer, scripted_peer
+from ..peers import Peer, scripted_peer
 
 GOOD = "arn:aws:personalize:us-east-1:123456789012:solution/s/1a2b3c"
 
