@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -82,19 +83,24 @@ def open_target(options: Options) -> Target:
     recovered = recover(journal_path, output, params, kinds=options.plan.kinds)
     if recovered is None:
         # The output first: a journal must never exist without its output.
-        sink = output.open("wb")
-        try:
-            journal = Journal.create(journal_path, params, sink)
-        except BaseException:
-            sink.close()
-            raise
+        sink, journal = _with_journal(
+            output.open("wb"), lambda sink: Journal.create(journal_path, params, sink)
+        )
         return Target(sink, journal, new_journal=journal_path)
     # Drop whatever follows the last journaled page: it is fetched again.
     os.truncate(output, recovered.offset)
-    sink = output.open("ab")
+    sink, journal = _with_journal(
+        output.open("ab"), lambda sink: Journal.reopen(journal_path, recovered, sink)
+    )
+    return Target(sink, journal, recovered)
+
+
+def _with_journal(
+    sink: BinaryIO, journal: Callable[[BinaryIO], Journal]
+) -> tuple[BinaryIO, Journal]:
+    """The opened output and its journal; the output is closed if the journal fails."""
     try:
-        journal = Journal.reopen(journal_path, recovered, sink)
+        return sink, journal(sink)
     except BaseException:
         sink.close()
         raise
-    return Target(sink, journal, recovered)
