@@ -47,7 +47,7 @@ from ._exceptions import (
 )
 from ._models import JobKind, Page, ResourceLevel
 from ._redact import redact
-from ._vocabulary import RetryMode
+from ._vocabulary import DEFAULT_RETRY_MODE, RetryMode
 from ._wire import SHAPES, Described, Listed, Shape
 
 if TYPE_CHECKING:
@@ -351,7 +351,7 @@ class TransportOptions:
         The connection pool is never smaller than ``max_pool_connections`` (the
         client's concurrency cap), so it cannot become the bottleneck.
         """
-        config = AioConfig(retries={"mode": "adaptive"})
+        config = AioConfig(retries={"mode": DEFAULT_RETRY_MODE})
         if self.config is not None:
             config = config.merge(self.config)
         retries = dict(config.retries or {})

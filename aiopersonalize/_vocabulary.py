@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_PAGE_SIZE",
+    "DEFAULT_RETRY_MODE",
     "JOB_KIND_NAMES",
     "MAX_PAGE_SIZE",
     "MIN_PAGE_SIZE",
@@ -43,6 +44,9 @@ RetryMode = Literal["adaptive", "standard", "legacy"]
 """botocore's retry modes; ``"adaptive"`` is this library's default."""
 
 RETRY_MODES: Final[tuple[RetryMode, ...]] = ("adaptive", "standard", "legacy")
+
+DEFAULT_RETRY_MODE: Final[RetryMode] = "adaptive"
+"""Retries, and a client-side rate that slows down once the service throttles."""
 
 
 DEFAULT_MAX_CONCURRENCY: Final = 32

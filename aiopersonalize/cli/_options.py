@@ -18,6 +18,7 @@ from aiopersonalize import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_RETRY_MODE,
     JOB_KIND_NAMES,
     MAX_PAGE_SIZE,
     ON_ERROR_POLICIES,
@@ -111,7 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--retry-mode",
         choices=RETRY_MODES,
-        help="botocore's retry mode (default adaptive: retries, and slowing down once throttled)",
+        help=f"botocore's retry mode (default {DEFAULT_RETRY_MODE}: retries, and slowing down "
+        "once throttled)",
     )
     how.add_argument(
         "--max-attempts",
