@@ -21,6 +21,8 @@ SPEC = InventorySpec(
     segment_jobs_per_version=70,
 )
 
+pytestmark = pytest.mark.personalize_emulator(EmulatorOptions(inventory=SPEC, seed=7))
+
 KINDS = {
     "inference": ("list-batch-inference-jobs", "batchInferenceJobs", "list_batch_inference_jobs"),
     "segment": ("list-batch-segment-jobs", "batchSegmentJobs", "list_batch_segment_jobs"),
@@ -42,12 +44,6 @@ def _normalised(record: dict[str, Any]) -> dict[str, Any]:
         key: _timestamp(value) if key.endswith("DateTime") else value
         for key, value in record.items()
     }
-
-
-@pytest.fixture(scope="module")
-async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator(EmulatorOptions(inventory=SPEC, seed=7)) as running:
-        yield running
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from aiopersonalize.cli import main
 from aiopersonalize.emulator import (
     Emulator,
     EmulatorOptions,
-    EmulatorThread,
     Faults,
     InventorySpec,
     JobKind,
@@ -45,23 +44,14 @@ SMALL = InventorySpec(
 KINDS: tuple[JobKind, ...] = ("inference", "segment")
 ARN_KEY = {"inference": "batchInferenceJobArn", "segment": "batchSegmentJobArn"}
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and files")
+# The tests' emulator (emulator_in_thread) serves the small inventory; SLOW adds latency
+# enough for a crawl of small pages to be caught midway.
+SLOW = EmulatorOptions(inventory=SMALL, seed=7, faults=Faults(latency=0.03))
 
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """The small inventory, served from a thread."""
-    with EmulatorThread(EmulatorOptions(inventory=SMALL, seed=7)) as running:
-        yield running
-
-
-@pytest.fixture
-def slow_emulator() -> Iterator[Emulator]:
-    """Latency enough for a crawl of small pages to be caught midway."""
-    with EmulatorThread(
-        EmulatorOptions(inventory=SMALL, seed=7, faults=Faults(latency=0.03))
-    ) as running:
-        yield running
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and files"),
+    pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL, seed=7)),
+]
 
 
 def crawl_argv(emulator: Emulator, *options: str) -> list[str]:
@@ -124,13 +114,13 @@ def assert_exactly_once(jobs: Sequence[dict[str, Any]]) -> None:
 # -- what a crawl writes ----------------------------------------------------------------
 
 
-def test_output_is_the_emulators_inventory(emulator: Emulator, tmp_path: Path) -> None:
+def test_output_is_the_emulators_inventory(emulator_in_thread: Emulator, tmp_path: Path) -> None:
     """A discovery crawl to stdout writes every job once, as JSON Lines with kind, region,
     AWS member names and ISO-8601 UTC timestamps, and a summary to stderr."""
-    result = run_cli(crawl_argv(emulator), tmp_path)
+    result = run_cli(crawl_argv(emulator_in_thread), tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = [json.loads(line) for line in result.stdout.splitlines()]
-    assert counts(jobs) == expected_counts(emulator)
+    assert counts(jobs) == expected_counts(emulator_in_thread)
     assert_exactly_once(jobs)
     for job in jobs:
         assert list(job)[:2] == ["kind", "region"]
@@ -145,41 +135,49 @@ def test_output_is_the_emulators_inventory(emulator: Emulator, tmp_path: Path) -
     assert "8 of 8 complete, 0 failed" in result.stderr
 
 
-def test_explicit_versions_are_listed_without_discovery(emulator: Emulator, tmp_path: Path) -> None:
+def test_explicit_versions_are_listed_without_discovery(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
     """--solution-version-arn and --kind list just those versions' jobs of that kind,
     with no discovery call."""
-    versions = emulator.solution_version_arns()[1:3]
+    versions = emulator_in_thread.solution_version_arns()[1:3]
     output = tmp_path / "jobs.jsonl"
     argv = [f"--solution-version-arn={arn}" for arn in versions]
-    status = main([*crawl_argv(emulator, "--kind", "segment", "-o", str(output)), *argv])
+    status = main([*crawl_argv(emulator_in_thread, "--kind", "segment", "-o", str(output)), *argv])
     assert status == 0
     jobs = read_jobs(output)
     assert counts(jobs) == Counter(
-        {("segment", "us-east-1", arn): emulator.job_count("segment", arn) for arn in versions}
+        {
+            ("segment", "us-east-1", arn): emulator_in_thread.job_count("segment", arn)
+            for arn in versions
+        }
     )
     assert_exactly_once(jobs)
-    assert set(emulator.stats.by_operation) == {"ListBatchSegmentJobs"}
+    assert set(emulator_in_thread.stats.by_operation) == {"ListBatchSegmentJobs"}
 
 
-def test_several_regions_are_crawled(emulator: Emulator, tmp_path: Path) -> None:
+def test_several_regions_are_crawled(emulator_in_thread: Emulator, tmp_path: Path) -> None:
     """Repeated --region crawls each region's own inventory, each job tagged with its
     region."""
     output = tmp_path / "jobs.jsonl"
     regions = ("us-east-1", "eu-west-1")
-    argv = crawl_argv(emulator, "--region", regions[0], "--region", regions[1], "-o", str(output))
+    argv = crawl_argv(
+        emulator_in_thread, "--region", regions[0], "--region", regions[1], "-o", str(output)
+    )
     assert main(argv) == 0
     jobs = read_jobs(output)
-    assert counts(jobs) == expected_counts(emulator, regions)
+    assert counts(jobs) == expected_counts(emulator_in_thread, regions)
     assert_exactly_once(jobs)
     assert all(f":{job['region']}:" in job[ARN_KEY[job["kind"]]] for job in jobs)
 
 
-def test_progress_line_when_forced(slow_emulator: Emulator, tmp_path: Path) -> None:
+@pytest.mark.personalize_emulator(SLOW)
+def test_progress_line_when_forced(emulator_in_thread: Emulator, tmp_path: Path) -> None:
     """--progress always draws a \\r-refreshed progress line on stderr (not a terminal
     here); --progress never draws none."""
     output = str(tmp_path / "jobs.jsonl")
     # One request at a time: the crawl lasts long enough (about a second) to be drawn.
-    argv = crawl_argv(slow_emulator, "-o", output, "--page-size", "2", "--concurrency", "1")
+    argv = crawl_argv(emulator_in_thread, "-o", output, "--page-size", "2", "--concurrency", "1")
     shown = run_cli([*argv, "--progress", "always"], tmp_path)
     assert shown.returncode == 0
     assert "\rlistings " in shown.stderr
@@ -187,7 +185,7 @@ def test_progress_line_when_forced(slow_emulator: Emulator, tmp_path: Path) -> N
     assert "retries " in shown.stderr
     assert "jobs/s" in shown.stderr
     hidden = run_cli(
-        crawl_argv(slow_emulator, "-o", output, "--concurrency", "10", "--progress", "never"),
+        crawl_argv(emulator_in_thread, "-o", output, "--concurrency", "10", "--progress", "never"),
         tmp_path,
     )
     assert hidden.returncode == 0
@@ -198,52 +196,53 @@ def test_progress_line_when_forced(slow_emulator: Emulator, tmp_path: Path) -> N
 
 
 def test_failing_version_is_reported_and_retried_on_rerun(
-    emulator: Emulator, tmp_path: Path
+    emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
     """A permanently denied version exits 1 with the rest written and the failure in the
     summary; once allowed, rerunning with the checkpoint lists just that version."""
-    denied = emulator.solution_version_arns()[2]
-    emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
+    denied = emulator_in_thread.solution_version_arns()[2]
+    emulator_in_thread.faults = Faults(deny_solution_versions=frozenset({denied}))
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
     first = run_cli(argv, tmp_path)
     assert first.returncode == 1, first.stderr
-    expected = expected_counts(emulator)
+    expected = expected_counts(emulator_in_thread)
     assert counts(read_jobs(output)) == {k: n for k, n in expected.items() if k[2] != denied}
     assert "6 of 8 complete, 2 failed" in first.stderr
     failed_lines = [line for line in first.stderr.splitlines() if denied in line]
     assert len(failed_lines) == 2
     assert all("AccessDeniedError (AccessDeniedException)" in line for line in failed_lines)
 
-    emulator.faults = Faults()
-    emulator.stats.reset()
+    emulator_in_thread.faults = Faults()
+    emulator_in_thread.stats.reset()
     second = run_cli(argv, tmp_path)
     assert second.returncode == 0, second.stderr
     jobs = read_jobs(output)
     assert counts(jobs) == expected
     assert_exactly_once(jobs)
-    listed = emulator.stats.by_operation
+    listed = emulator_in_thread.stats.by_operation
     assert listed["ListBatchInferenceJobs"] + listed["ListBatchSegmentJobs"] == 3 + 2
 
 
-def test_raise_policy_stops_with_a_message(emulator: Emulator, tmp_path: Path) -> None:
+def test_raise_policy_stops_with_a_message(emulator_in_thread: Emulator, tmp_path: Path) -> None:
     """--on-error raise ends the crawl at the first failure: exit 1 and the typed error's
     message on stderr, no traceback."""
-    denied = emulator.solution_version_arns()[0]
-    emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
+    denied = emulator_in_thread.solution_version_arns()[0]
+    emulator_in_thread.faults = Faults(deny_solution_versions=frozenset({denied}))
     result = run_cli(
-        crawl_argv(emulator, "--on-error", "raise", "-o", str(tmp_path / "jobs.jsonl")), tmp_path
+        crawl_argv(emulator_in_thread, "--on-error", "raise", "-o", str(tmp_path / "jobs.jsonl")),
+        tmp_path,
     )
     assert result.returncode == 1
     assert "error: AccessDeniedError (AccessDeniedException)" in result.stderr
 
 
-def test_missing_credentials_are_a_message(emulator: Emulator, tmp_path: Path) -> None:
+def test_missing_credentials_are_a_message(emulator_in_thread: Emulator, tmp_path: Path) -> None:
     """Without credentials the crawl exits 1 with a message, not a traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ACCESS_KEY_ID")}
     env.pop("AWS_SECRET_ACCESS_KEY")
     result = subprocess.run(
-        [sys.executable, "-m", "aiopersonalize", *crawl_argv(emulator)],
+        [sys.executable, "-m", "aiopersonalize", *crawl_argv(emulator_in_thread)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -276,15 +275,20 @@ def test_checkpoint_needs_an_output_file(
     ],
 )
 def test_invalid_input_is_a_usage_error(
-    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+    emulator_in_thread: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: list[str],
 ) -> None:
     """Input the library refuses (ParamValidationError) exits 2 with its message, sends
     nothing, and leaves no checkpoint that would refuse the corrected command."""
     checkpoint = tmp_path / "c"
-    argv = crawl_argv(emulator, *option, "-o", str(tmp_path / "o"), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(
+        emulator_in_thread, *option, "-o", str(tmp_path / "o"), "--checkpoint", str(checkpoint)
+    )
     assert main(argv) == 2
     assert "error: invalid " in capsys.readouterr().err
-    assert emulator.stats.requests == 0
+    assert emulator_in_thread.stats.requests == 0
     assert not checkpoint.exists()
 
 
@@ -295,28 +299,27 @@ def test_bad_option_value_exits_2() -> None:
     assert exited.value.code == 2
 
 
-def test_checkpoint_of_another_crawl_is_refused(emulator: Emulator, tmp_path: Path) -> None:
+def test_checkpoint_of_another_crawl_is_refused(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
     """Resuming a checkpoint with different output-determining options exits 2, names
     them, and leaves the output as it was."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    assert main(crawl_argv(emulator, "--kind", "inference", "-o", str(output),
-                           "--checkpoint", str(checkpoint))) == 0  # fmt: skip
+    files = ("-o", str(output), "--checkpoint", str(checkpoint))
+    assert main(crawl_argv(emulator_in_thread, "--kind", "inference", *files)) == 0
     before = output.read_bytes()
-    result = run_cli(
-        crawl_argv(
-            emulator, "--kind", "segment", "-o", str(output), "--checkpoint", str(checkpoint)
-        ),
-        tmp_path,
-    )
+    result = run_cli(crawl_argv(emulator_in_thread, "--kind", "segment", *files), tmp_path)
     assert result.returncode == 2
     assert "different crawl (kinds differ)" in result.stderr
     assert output.read_bytes() == before
 
 
-def test_checkpoint_without_its_output_is_refused(emulator: Emulator, tmp_path: Path) -> None:
+def test_checkpoint_without_its_output_is_refused(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
     """A checkpoint whose output file is gone exits 2 rather than starting over."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
     assert main(argv) == 0
     output.unlink()
     assert main(argv) == 2
@@ -324,18 +327,18 @@ def test_checkpoint_without_its_output_is_refused(emulator: Emulator, tmp_path: 
 
 
 def test_rerun_of_a_finished_crawl_writes_nothing(
-    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emulator_in_thread: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Rerunning a finished checkpointed crawl lists no jobs, keeps the output and exits 0."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
     assert main(argv) == 0
     before = output.read_bytes()
-    emulator.stats.reset()
+    emulator_in_thread.stats.reset()
     capsys.readouterr()
     assert main(argv) == 0
     assert output.read_bytes() == before
-    assert "ListBatchInferenceJobs" not in emulator.stats.by_operation
+    assert "ListBatchInferenceJobs" not in emulator_in_thread.stats.by_operation
     assert "resumed: 8 listings already complete" in capsys.readouterr().err
     assert_no_secrets(before, checkpoint.read_bytes())
 
@@ -368,17 +371,18 @@ def interrupt_midway(
     return process.returncode, stderr
 
 
+@pytest.mark.personalize_emulator(SLOW)
 def test_crawl_killed_midway_resumes_to_the_same_output(
-    slow_emulator: Emulator, tmp_path: Path
+    emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
     """A crawl SIGKILLed midway, then rerun with the same command, writes the same lines as
     an uninterrupted crawl, none twice."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(slow_emulator, "--page-size", "2", "--concurrency", "2",
+    argv = crawl_argv(emulator_in_thread, "--page-size", "2", "--concurrency", "2",
                       "-o", str(output), "--checkpoint", str(checkpoint))  # fmt: skip
     status, _ = interrupt_midway(argv, checkpoint, tmp_path, signal.SIGKILL)
     assert status == -signal.SIGKILL
-    expected = uninterrupted(slow_emulator, tmp_path)
+    expected = uninterrupted(emulator_in_thread, tmp_path)
     assert len(output.read_bytes().splitlines()) < len(expected)
 
     resumed = run_cli(argv, tmp_path)
@@ -389,14 +393,15 @@ def test_crawl_killed_midway_resumes_to_the_same_output(
     assert_no_secrets(output.read_bytes(), checkpoint.read_bytes())
 
 
+@pytest.mark.personalize_emulator(SLOW)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_crawl_exits_130_and_resumes(
-    slow_emulator: Emulator, tmp_path: Path, signum: int
+    emulator_in_thread: Emulator, tmp_path: Path, signum: int
 ) -> None:
     """SIGINT or SIGTERM ends a crawl with exit 130 after flushing whole pages and the
     checkpoint, and says how to resume; resuming completes the output exactly once."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(slow_emulator, "--page-size", "2", "--concurrency", "2",
+    argv = crawl_argv(emulator_in_thread, "--page-size", "2", "--concurrency", "2",
                       "-o", str(output), "--checkpoint", str(checkpoint))  # fmt: skip
     status, stderr = interrupt_midway(argv, checkpoint, tmp_path, signum)
     assert status == 130, stderr
@@ -407,14 +412,16 @@ def test_interrupted_crawl_exits_130_and_resumes(
 
     resumed = run_cli(argv, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert sorted(output.read_text().splitlines()) == uninterrupted(slow_emulator, tmp_path)
+    assert sorted(output.read_text().splitlines()) == uninterrupted(emulator_in_thread, tmp_path)
 
 
-def test_resume_drops_unjournaled_and_torn_writes(emulator: Emulator, tmp_path: Path) -> None:
+def test_resume_drops_unjournaled_and_torn_writes(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
     """Resuming after a crash between a page's write and its journal entry, with a torn
     output line and a torn journal line, rewrites those pages exactly once."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
     assert main(argv) == 0
     expected = sorted(output.read_text().splitlines())
     # The crash: the last 5 pages were written but never journaled, a sixth page was
@@ -456,23 +463,25 @@ def test_demo_exits_0_with_sample_lines_and_a_summary(tmp_path: Path) -> None:
     assert "listings (solution version x job kind): 48 of 48 complete, 0 failed" in lines
 
 
-def test_closed_stdout_pipe_ends_the_crawl_quietly(tmp_path: Path) -> None:
+# The default inventory's ~0.5 MB of JSON Lines cannot all fit in a pipe's buffer, so
+# the crawl is still writing when the reader has gone.
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=InventorySpec(), seed=7))
+def test_closed_stdout_pipe_ends_the_crawl_quietly(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
     """When the reader of stdout goes away (``crawl | head -1``), the crawl stops with the
     SIGPIPE status and prints no error, traceback or summary."""
-    # The default inventory's ~0.5 MB of JSON Lines cannot all fit in a pipe's buffer,
-    # so the crawl is still writing when the reader has gone.
-    with EmulatorThread(EmulatorOptions(inventory=InventorySpec(), seed=7)) as big:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aiopersonalize", "crawl", "--endpoint-url",
-             big.endpoint_url, "--region", "us-east-1", "--page-size", "5"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        process.stdout.close()  # what `head -1` does once it has its line
-        _, stderr = process.communicate(timeout=30)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiopersonalize", "crawl", "--endpoint-url",
+         emulator_in_thread.endpoint_url, "--region", "us-east-1", "--page-size", "5"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # what `head -1` does once it has its line
+    _, stderr = process.communicate(timeout=30)
     assert json.loads(first)["kind"] in KINDS
     assert process.returncode == 141
     assert stderr == b""
@@ -514,7 +523,7 @@ def make_format_1(checkpoint: Path, output: Path) -> None:
     ids=["flipped-offset-digit", "swapped-output", "format-1"],
 )
 def test_damaged_checkpoint_exits_2_and_touches_nothing(
-    emulator: Emulator,
+    emulator_in_thread: Emulator,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     damage: Callable[[Path, Path], None],
@@ -524,11 +533,11 @@ def test_damaged_checkpoint_exits_2_and_touches_nothing(
     with a message saying what is wrong and to delete the checkpoint and rerun, sends no
     request, and leaves the output and the journal as they were."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
     assert main(argv) == 0
     damage(checkpoint, output)
     before = (output.read_bytes(), checkpoint.read_bytes())
-    emulator.stats.reset()
+    emulator_in_thread.stats.reset()
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -536,26 +545,26 @@ def test_damaged_checkpoint_exits_2_and_touches_nothing(
     assert message in err
     assert "delete the checkpoint and rerun the command to start over" in err
     assert "Traceback" not in err
-    assert emulator.stats.requests == 0
+    assert emulator_in_thread.stats.requests == 0
     assert (output.read_bytes(), checkpoint.read_bytes()) == before
 
 
 def test_output_zeroed_by_a_power_cut_is_refetched_from_there(
-    emulator: Emulator, tmp_path: Path
+    emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
     """An output whose last part came back as zeros (a power cut: the journal reached
     the disk, the output's last pages did not) is resumed from the last page whose bytes
     the output still holds: the rerun writes every job exactly once."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
     assert main(argv) == 0
-    whole_crawl = emulator.stats.requests
+    whole_crawl = emulator_in_thread.stats.requests
     written = output.read_bytes()
     expected = sorted(written.decode().splitlines())
     kept = len(written) * 2 // 3
     output.write_bytes(written[:kept] + bytes(len(written) - kept))
-    emulator.stats.reset()
+    emulator_in_thread.stats.reset()
     assert main(argv) == 0
     assert sorted(output.read_text().splitlines()) == expected
     assert_exactly_once(read_jobs(output))
-    assert 0 < emulator.stats.requests < whole_crawl  # the pages past the damage
+    assert 0 < emulator_in_thread.stats.requests < whole_crawl  # the pages past the damage

@@ -55,6 +55,8 @@ SPEC = InventorySpec(
     segment_jobs_per_version=120,
 )
 
+pytestmark = pytest.mark.personalize_emulator(EmulatorOptions(inventory=SPEC, seed=11))
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -130,12 +132,6 @@ async def stock() -> AsyncIterator[Callable[[str], Any]]:
 
 
 # -- the emulator's output ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator(EmulatorOptions(inventory=SPEC, seed=11)) as running:
-        yield running
 
 
 @pytest.mark.parametrize("kind", ["inference", "segment"])
