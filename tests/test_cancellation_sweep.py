@@ -46,6 +46,7 @@ from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, Inventory
 from .helpers import producer_tasks, wait_until
 
 LATENCY = 0.005  # the emulator's time to answer each request
+SLOW = Faults(latency=LATENCY)  # the sweeps' emulators' faults
 HANG = 10  # seconds: a guard that turns a hung run into a failure, never a pace
 POINTS = 14  # deadlines per pass of a sweep, from 0 to past the full run
 PASSES = 2  # a second pass, half a step later, only if the first missed a phase
@@ -388,80 +389,80 @@ def single_phases(total: int) -> Phases:
 @needs_proc
 @pytest.mark.parametrize("by", ["record", "page"])
 @pytest.mark.parametrize("prefetch", [0, 1, 2])
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SINGLE, faults=SLOW))
 async def test_a_single_listing_cancelled_at_any_moment(
-    prefetch: int, by: Literal["record", "page"]
+    emulator: Emulator, prefetch: int, by: Literal["record", "page"]
 ) -> None:
     """A single listing cancelled at any moment has received exactly its first jobs in
     order, leaves no task, surfaces as cancellation, abandons its request in flight, and
     leaves its client usable and, once closed, without a connection."""
-    async with Emulator(EmulatorOptions(inventory=SINGLE, faults=Faults(latency=LATENCY))) as emu:
-        arn = emu.solution_version_arns()[0]
-        expected: list[Any] = []
+    arn = emulator.solution_version_arns()[0]
+    expected: list[Any] = []
 
-        async def warm_up(client: Client) -> None:
-            expected.extend(await client.list_batch_inference_jobs(arn).collect())
-            assert len(expected) == emu.job_count("inference", arn)
+    async def warm_up(client: Client) -> None:
+        expected.extend(await client.list_batch_inference_jobs(arn).collect())
+        assert len(expected) == emulator.job_count("inference", arn)
 
-        required = {
-            "complete",
-            "before the first job",
-            "a request abandoned in flight",
-            "working mid-listing",
-        }
-        if by == "record":
-            required.add("mid-page")
-        if prefetch == 0:
-            required.add("waiting for a later page")
-        else:
-            required.add("the next page requested ahead")
-        if prefetch == 2:
-            required.add("a page waiting in the buffer")
-        await client_sweep(
-            emu,
-            single_listing(arn, prefetch=prefetch, by=by),
-            warm_up=warm_up,
-            check=lambda run: assert_prefix(run.received, expected, complete=not run.cancelled),
-            phases=single_phases(SINGLE.inference_jobs_per_version),
-            required=required,
-            max_concurrency=1,
-        )
+    required = {
+        "complete",
+        "before the first job",
+        "a request abandoned in flight",
+        "working mid-listing",
+    }
+    if by == "record":
+        required.add("mid-page")
+    if prefetch == 0:
+        required.add("waiting for a later page")
+    else:
+        required.add("the next page requested ahead")
+    if prefetch == 2:
+        required.add("a page waiting in the buffer")
+    await client_sweep(
+        emulator,
+        single_listing(arn, prefetch=prefetch, by=by),
+        warm_up=warm_up,
+        check=lambda run: assert_prefix(run.received, expected, complete=not run.cancelled),
+        phases=single_phases(SINGLE.inference_jobs_per_version),
+        required=required,
+        max_concurrency=1,
+    )
 
 
 @needs_proc
-async def test_collect_cancelled_at_any_moment() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SINGLE, faults=SLOW))
+async def test_collect_cancelled_at_any_moment(emulator: Emulator) -> None:
     """``collect()`` cancelled at any moment returns nothing and surfaces as cancellation,
     leaves no task and abandons its request in flight; uncancelled, it returns every job."""
-    async with Emulator(EmulatorOptions(inventory=SINGLE, faults=Faults(latency=LATENCY))) as emu:
-        arn = emu.solution_version_arns()[0]
-        expected: list[Any] = []
+    arn = emulator.solution_version_arns()[0]
+    expected: list[Any] = []
 
-        async def warm_up(client: Client) -> None:
-            expected.extend(await client.list_batch_inference_jobs(arn).collect())
+    async def warm_up(client: Client) -> None:
+        expected.extend(await client.list_batch_inference_jobs(arn).collect())
 
-        async def call(client: Client, consumer: Consumer) -> None:
-            listing = client.list_batch_inference_jobs(arn, page_size=PAGE)
-            consumer.received.extend(await listing.collect())
+    async def call(client: Client, consumer: Consumer) -> None:
+        listing = client.list_batch_inference_jobs(arn, page_size=PAGE)
+        consumer.received.extend(await listing.collect())
 
-        def check(run: Run) -> None:
-            assert list(run.received) == ([] if run.cancelled else expected), run
+    def check(run: Run) -> None:
+        assert list(run.received) == ([] if run.cancelled else expected), run
 
-        def phases(run: Run) -> set[str]:
-            if not run.cancelled:
-                return {"complete"}
-            found = {"a request abandoned in flight"} if run.in_flight else set()
-            if run.sent >= 2:  # one request at a time: the first page had been answered
-                found.add("after a page was fetched")
-            return found
+    def phases(run: Run) -> set[str]:
+        if not run.cancelled:
+            return {"complete"}
+        found = {"a request abandoned in flight"} if run.in_flight else set()
+        if run.sent >= 2:  # one request at a time: the first page had been answered
+            found.add("after a page was fetched")
+        return found
 
-        await client_sweep(
-            emu,
-            call,
-            warm_up=warm_up,
-            check=check,
-            phases=phases,
-            required={"complete", "a request abandoned in flight", "after a page was fetched"},
-            max_concurrency=1,
-        )
+    await client_sweep(
+        emulator,
+        call,
+        warm_up=warm_up,
+        check=check,
+        phases=phases,
+        required={"complete", "a request abandoned in flight", "after a page was fetched"},
+        max_concurrency=1,
+    )
 
 
 # -- merged listings and crawls ---------------------------------------------------------
@@ -471,164 +472,158 @@ MERGE_WORK = 0.001  # the consumer's work per job of a merged listing or crawl
 
 @needs_proc
 @pytest.mark.parametrize("on_error", ["raise", "skip"])
-async def test_a_merged_listing_cancelled_at_any_moment(on_error: Literal["raise", "skip"]) -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=TEN_VERSIONS, faults=SLOW))
+async def test_a_merged_listing_cancelled_at_any_moment(
+    emulator: Emulator, on_error: Literal["raise", "skip"]
+) -> None:
     """A merged listing of ten versions (four workers) cancelled at any moment has received
     of each version its first jobs in order and no job twice, leaves no task, surfaces as
     cancellation and never as a failure (under "skip" the one denied version is the only
     failure), abandons its requests in flight, and leaves its client usable and, once
     closed, without a connection."""
-    async with Emulator(
-        EmulatorOptions(inventory=TEN_VERSIONS, faults=Faults(latency=LATENCY))
-    ) as emu:
-        versions = emu.solution_version_arns()
-        denied = versions[3] if on_error == "skip" else None
-        expected: dict[ChainKey, list[str]] = {}
+    versions = emulator.solution_version_arns()
+    denied = versions[3] if on_error == "skip" else None
+    expected: dict[ChainKey, list[str]] = {}
 
-        async def warm_up(client: Client) -> None:
-            listed = [v for v in versions if v != denied]
-            expected.update(await chains_of_versions(client, listed))
-            assert sum(map(len, expected.values())) == len(listed) * 4
-            if denied is not None:
-                emu.faults = Faults(latency=LATENCY, deny_solution_versions=frozenset({denied}))
+    async def warm_up(client: Client) -> None:
+        listed = [v for v in versions if v != denied]
+        expected.update(await chains_of_versions(client, listed))
+        assert sum(map(len, expected.values())) == len(listed) * 4
+        if denied is not None:
+            emulator.faults = Faults(latency=LATENCY, deny_solution_versions=frozenset({denied}))
 
-        def check(run: Run) -> None:
-            assert_chain_prefixes(run.received, expected, complete=not run.cancelled)
-            listing = run.consumer.listing
-            assert listing is not None
-            failed = [(f.solution_version_arn, type(f.error).__name__) for f in listing.failures]
-            if denied is None:
-                assert failed == [], run
-            else:  # the denial only; a cancelled run may not have got to it
-                assert failed in ([], [(denied, "AccessDeniedError")]), run
-                assert failed or run.cancelled, run
+    def check(run: Run) -> None:
+        assert_chain_prefixes(run.received, expected, complete=not run.cancelled)
+        listing = run.consumer.listing
+        assert listing is not None
+        failed = [(f.solution_version_arn, type(f.error).__name__) for f in listing.failures]
+        if denied is None:
+            assert failed == [], run
+        else:  # the denial only; a cancelled run may not have got to it
+            assert failed in ([], [(denied, "AccessDeniedError")]), run
+            assert failed or run.cancelled, run
 
-        def make(client: Client) -> MergedListing[Any]:
-            return client.list_batch_inference_jobs_many(
-                versions, concurrency=4, page_size=2, on_error=on_error
-            )
-
-        await client_sweep(
-            emu,
-            consume_merged(make, MERGE_WORK),
-            warm_up=warm_up,
-            check=check,
-            phases=chain_phases(expected),
-            required=CHAIN_PHASES,
-            max_concurrency=4,
+    def make(client: Client) -> MergedListing[Any]:
+        return client.list_batch_inference_jobs_many(
+            versions, concurrency=4, page_size=2, on_error=on_error
         )
+
+    await client_sweep(
+        emulator,
+        consume_merged(make, MERGE_WORK),
+        warm_up=warm_up,
+        check=check,
+        phases=chain_phases(expected),
+        required=CHAIN_PHASES,
+        max_concurrency=4,
+    )
 
 
 @needs_proc
-async def test_a_crawl_cancelled_at_any_moment() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=ACCOUNT, faults=SLOW))
+async def test_a_crawl_cancelled_at_any_moment(emulator: Emulator) -> None:
     """A crawl (discovery and listings of both kinds, four workers) cancelled at any moment
     has received of each chain its first jobs in order and no job twice, leaves no task,
     surfaces as cancellation, abandons its requests in flight, and leaves its client
     usable and, once closed, without a connection."""
-    async with Emulator(EmulatorOptions(inventory=ACCOUNT, faults=Faults(latency=LATENCY))) as emu:
-        expected: dict[ChainKey, list[str]] = {}
+    expected: dict[ChainKey, list[str]] = {}
 
-        async def warm_up(client: Client) -> None:
-            versions = emu.solution_version_arns()
-            expected.update(await chains_of_versions(client, versions, ("inference", "segment")))
+    async def warm_up(client: Client) -> None:
+        versions = emulator.solution_version_arns()
+        expected.update(await chains_of_versions(client, versions, ("inference", "segment")))
 
-        def make(client: Client) -> MergedListing[Any]:
-            return client.crawl_batch_jobs(concurrency=4, page_size=2)
+    def make(client: Client) -> MergedListing[Any]:
+        return client.crawl_batch_jobs(concurrency=4, page_size=2)
 
-        await client_sweep(
-            emu,
-            consume_merged(make, MERGE_WORK),
-            warm_up=warm_up,
-            check=lambda run: assert_chain_prefixes(
-                run.received, expected, complete=not run.cancelled
-            ),
-            phases=chain_phases(expected),
-            required=CHAIN_PHASES | {"jobs received while discovery went on"},
-            max_concurrency=4,
-        )
+    await client_sweep(
+        emulator,
+        consume_merged(make, MERGE_WORK),
+        warm_up=warm_up,
+        check=lambda run: assert_chain_prefixes(run.received, expected, complete=not run.cancelled),
+        phases=chain_phases(expected),
+        required=CHAIN_PHASES | {"jobs received while discovery went on"},
+        max_concurrency=4,
+    )
 
 
 @needs_proc
-async def test_a_fresh_client_cancelled_at_any_moment_leaves_no_connection() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=TEN_VERSIONS, faults=SLOW))
+async def test_a_fresh_client_cancelled_at_any_moment_leaves_no_connection(
+    emulator: Emulator,
+) -> None:
     """A new client per deadline, its merged listing of four versions (four workers, so
     four connections) cancelled at any moment, opening the client included, and the
     client then closed: each time the process is left with the open fds it had before the
     client was made, and no task."""
-    async with Emulator(
-        EmulatorOptions(inventory=TEN_VERSIONS, faults=Faults(latency=LATENCY))
-    ) as emu:
-        versions = emu.solution_version_arns()[:4]
-        session = get_session()  # shared, so that a new client is made in a few ms
-        async with Client(endpoint_url=emu.endpoint_url, session=session) as client:
-            expected = await chains_of_versions(client, versions)
-        call = consume_merged(
-            lambda client: client.list_batch_inference_jobs_many(
-                versions, concurrency=4, page_size=2
-            ),
-            MERGE_WORK,
-        )
+    versions = emulator.solution_version_arns()[:4]
+    session = get_session()  # shared, so that a new client is made in a few ms
+    async with Client(endpoint_url=emulator.endpoint_url, session=session) as client:
+        expected = await chains_of_versions(client, versions)
+    call = consume_merged(
+        lambda client: client.list_batch_inference_jobs_many(versions, concurrency=4, page_size=2),
+        MERGE_WORK,
+    )
 
-        async def run_on_a_new_client(deadline: float) -> Run:
-            fds = open_fds()
-            client = Client(endpoint_url=emu.endpoint_url, session=session)
-            try:
-                run = await run_once(emu, client, call, deadline)
-            finally:
-                await client.aclose()
-            await wait_until(lambda: open_fds() == fds)
-            assert_chain_prefixes(run.received, expected, complete=not run.cancelled)
-            return run
+    async def run_on_a_new_client(deadline: float) -> Run:
+        fds = open_fds()
+        client = Client(endpoint_url=emulator.endpoint_url, session=session)
+        try:
+            run = await run_once(emulator, client, call, deadline)
+        finally:
+            await client.aclose()
+        await wait_until(lambda: open_fds() == fds)
+        assert_chain_prefixes(run.received, expected, complete=not run.cancelled)
+        return run
 
-        started = time.perf_counter()
-        assert not (await run_on_a_new_client(math.inf)).cancelled
-        full = time.perf_counter() - started
-        phases = chain_phases(expected)
-        required = {"complete", "a request abandoned in flight", "before the first request"}
-        hit: set[str] = set()
-        runs: list[Run] = []
-        for pass_ in range(PASSES):
-            for deadline in deadlines(full, pass_, points=10):
-                runs.append(await run_on_a_new_client(deadline))
-                hit |= phases(runs[-1])
-            if required <= hit:
-                break
-        assert required <= hit, (required - hit, runs)
+    started = time.perf_counter()
+    assert not (await run_on_a_new_client(math.inf)).cancelled
+    full = time.perf_counter() - started
+    phases = chain_phases(expected)
+    required = {"complete", "a request abandoned in flight", "before the first request"}
+    hit: set[str] = set()
+    runs: list[Run] = []
+    for pass_ in range(PASSES):
+        for deadline in deadlines(full, pass_, points=10):
+            runs.append(await run_on_a_new_client(deadline))
+            hit |= phases(runs[-1])
+        if required <= hit:
+            break
+    assert required <= hit, (required - hit, runs)
 
 
 @needs_proc
-async def test_a_describe_cancelled_at_any_moment() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SINGLE, faults=SLOW))
+async def test_a_describe_cancelled_at_any_moment(emulator: Emulator) -> None:
     """A describe cancelled at any moment returns nothing and surfaces as cancellation,
     abandoning its request in flight; the client then describes the job in full."""
-    async with Emulator(EmulatorOptions(inventory=SINGLE, faults=Faults(latency=LATENCY))) as emu:
-        arn = emu.solution_version_arns()[0]
-        expected: list[Any] = []
+    arn = emulator.solution_version_arns()[0]
+    expected: list[Any] = []
 
-        async def warm_up(client: Client) -> None:
-            first = (await client.list_batch_inference_jobs(arn, max_items=1).collect())[0]
-            expected.append(
-                await client.describe_batch_inference_job(first.batch_inference_job_arn)
-            )
+    async def warm_up(client: Client) -> None:
+        first = (await client.list_batch_inference_jobs(arn, max_items=1).collect())[0]
+        expected.append(await client.describe_batch_inference_job(first.batch_inference_job_arn))
 
-        async def call(client: Client, consumer: Consumer) -> None:
-            job_arn = expected[0].batch_inference_job_arn
-            consumer.received.append(await client.describe_batch_inference_job(job_arn))
+    async def call(client: Client, consumer: Consumer) -> None:
+        job_arn = expected[0].batch_inference_job_arn
+        consumer.received.append(await client.describe_batch_inference_job(job_arn))
 
-        def check(run: Run) -> None:
-            assert list(run.received) == ([] if run.cancelled else expected), run
+    def check(run: Run) -> None:
+        assert list(run.received) == ([] if run.cancelled else expected), run
 
-        def phases(run: Run) -> set[str]:
-            if not run.cancelled:
-                return {"complete"}
-            return {"a request abandoned in flight" if run.in_flight else "before the answer"}
+    def phases(run: Run) -> set[str]:
+        if not run.cancelled:
+            return {"complete"}
+        return {"a request abandoned in flight" if run.in_flight else "before the answer"}
 
-        await client_sweep(
-            emu,
-            call,
-            warm_up=warm_up,
-            check=check,
-            phases=phases,
-            required={"complete", "a request abandoned in flight"},
-            max_concurrency=1,
-        )
+    await client_sweep(
+        emulator,
+        call,
+        warm_up=warm_up,
+        check=check,
+        phases=phases,
+        required={"complete", "a request abandoned in flight"},
+        max_concurrency=1,
+    )
 
 
 # -- a client closed while its calls run ------------------------------------------------
@@ -713,22 +708,20 @@ class Closing:
 
 
 @pytest.mark.parametrize(("what", "when"), CLOSE_CASES)
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=ACCOUNT))
 async def test_closing_the_client_ends_its_running_call_with_client_closed(
-    what: str, when: str
+    emulator: Emulator, what: str, when: str
 ) -> None:
     """``aclose()`` from another task while a listing, merged listing, crawl or describe
     runs (its consumer holding a job, or waiting on a request the server holds, or just
     starting) ends that call promptly with ClientClosedError after only jobs it had
     fetched, leaves no task, and the client then refuses every call."""
-    async with (
-        Emulator(EmulatorOptions(inventory=ACCOUNT)) as emu,
-        Client(endpoint_url=emu.endpoint_url, **RETRYING) as client,
-    ):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url, **RETRYING) as client:
+        versions = emulator.solution_version_arns()
         expected = await chains_of_versions(client, versions, ("inference", "segment"))
         job_arn = expected["inference", versions[0]][0]
         if when in ("blocked on a page", "in flight"):
-            emu.faults = Faults(latency=60)  # answered only once the test is over
+            emulator.faults = Faults(latency=60)  # answered only once the test is over
         sent = client.stats.requests
         closing = Closing(when)
         with anyio.fail_after(HANG):
@@ -739,7 +732,7 @@ async def test_closing_the_client_ends_its_running_call_with_client_closed(
                 elif when == "as it starts":
                     await checkpoint()  # the call has started, and nothing more
                 else:
-                    await wait_until(lambda: emu.stats.in_flight >= 1)
+                    await wait_until(lambda: emulator.stats.in_flight >= 1)
                 await client.aclose()
                 closing.go_on.set()
                 with anyio.move_on_after(PROMPT):
@@ -763,4 +756,4 @@ async def test_closing_the_client_ends_its_running_call_with_client_closed(
             assert closing.received == []
         else:
             assert_chain_prefixes(closing.received, expected, complete=False)
-        await wait_until(lambda: emu.stats.in_flight == 0)
+        await wait_until(lambda: emulator.stats.in_flight == 0)

@@ -308,9 +308,10 @@ EIGHT = InventorySpec(
 )
 
 
-async def test_bursts_beyond_the_emulators_rate_cap_are_retried_and_every_job_arrives_once() -> (
-    None
-):
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=EIGHT))
+async def test_bursts_beyond_the_emulators_rate_cap_are_retried_and_every_job_arrives_once(
+    emulator: Emulator,
+) -> None:
     """Against an emulator that throttles beyond 50 requests per second (burst 4), a single
     listing, a merged listing of segment jobs under "raise" and one of inference jobs
     under "skip", run at once by one client (17 requests at once), each deliver every job
@@ -321,33 +322,30 @@ async def test_bursts_beyond_the_emulators_rate_cap_are_retried_and_every_job_ar
     mode against the same cap is covered by test_limits.py::
     test_without_the_cap_the_same_crawl_is_throttled_and_completes_by_retrying.
     """
-    async with Emulator(EmulatorOptions(inventory=EIGHT)) as emu:
-        versions = emu.solution_version_arns()
-        wanted = {
-            kind: await single_listings(emu, kind, versions) for kind in ("inference", "segment")
-        }
-        emu.faults = Faults(max_rps=50, burst=4)
-        results: dict[str, list[Any]] = {}
-        # Enough attempts that no request runs out of them.
-        options: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 10}
-        async with Client(endpoint_url=emu.endpoint_url, **options) as client:
+    versions = emulator.solution_version_arns()
+    wanted = {
+        kind: await single_listings(emulator, kind, versions) for kind in ("inference", "segment")
+    }
+    emulator.faults = Faults(max_rps=50, burst=4)
+    results: dict[str, list[Any]] = {}
+    # Enough attempts that no request runs out of them.
+    options: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 10}
+    async with Client(endpoint_url=emulator.endpoint_url, **options) as client:
 
-            async def run(name: str, listing: Listing[Any]) -> None:
-                results[name] = await listing.collect()
+        async def run(name: str, listing: Listing[Any]) -> None:
+            results[name] = await listing.collect()
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    run, "single", client.list_batch_inference_jobs(versions[0], page_size=2)
-                )
-                tg.start_soon(
-                    run, "raise", many(client, "segment")(versions, concurrency=8, page_size=2)
-                )
-                skipping = many(client, "inference")(
-                    versions, concurrency=8, page_size=2, on_error="skip"
-                )
-                tg.start_soon(run, "skip", skipping)
-            retries = client.stats.retries
-        stats = emu.stats
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, "single", client.list_batch_inference_jobs(versions[0], page_size=2))
+            tg.start_soon(
+                run, "raise", many(client, "segment")(versions, concurrency=8, page_size=2)
+            )
+            skipping = many(client, "inference")(
+                versions, concurrency=8, page_size=2, on_error="skip"
+            )
+            tg.start_soon(run, "skip", skipping)
+        retries = client.stats.retries
+    stats = emulator.stats
     assert_exactly_once(results["single"], {versions[0]: wanted["inference"][versions[0]]})
     assert_exactly_once(results["raise"], wanted["segment"])
     assert_exactly_once(results["skip"], wanted["inference"])

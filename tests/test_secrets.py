@@ -160,6 +160,7 @@ async def test_reprs_carry_no_credentials() -> None:
     closed; and wrapped), of listings, merged listings, pages, records, described jobs
     and listing failures name no credential."""
     texts: list[str] = []
+    # Two emulators in turn, the second verifying signatures: constructed here.
     async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
         versions = emu.solution_version_arns()
         client = Client(endpoint_url=emu.endpoint_url, **CREDENTIALS)
@@ -231,6 +232,7 @@ async def test_botocore_debug_logs_carry_no_credentials(caplog: pytest.LogCaptur
     of signed requests and echoed canonical requests say <redacted> instead, and only the
     loggers the filter is on needed it."""
     caplog.set_level(logging.DEBUG)
+    # Two emulators in turn, the second verifying signatures: constructed here.
     async with (
         Emulator(EmulatorOptions(inventory=SMALL)) as emu,
         Client(endpoint_url=emu.endpoint_url, **CREDENTIALS) as client,
@@ -262,7 +264,9 @@ async def test_botocore_debug_logs_carry_no_credentials(caplog: pytest.LogCaptur
 # -- error messages ---------------------------------------------------------------------
 
 
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING))
 async def test_a_wrong_secret_key_raises_an_error_with_the_canonical_string_redacted(
+    emulator: Emulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A request signed with the wrong secret (and a session token) is answered, as AWS
@@ -270,10 +274,7 @@ async def test_a_wrong_secret_key_raises_an_error_with_the_canonical_string_reda
     its botocore cause and its traceback keep them, with the token and key redacted, and
     the canonical request is the very one the client signed."""
     caplog.set_level(logging.DEBUG, logger="botocore.auth")
-    async with (
-        Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu,
-        Client(endpoint_url=emu.endpoint_url, **CREDENTIALS) as client,
-    ):
+    async with Client(endpoint_url=emulator.endpoint_url, **CREDENTIALS) as client:
         with pytest.raises(AccessDeniedError) as listed:
             await client.list_batch_inference_jobs().collect()
         with pytest.raises(AccessDeniedError) as described:
@@ -293,14 +294,14 @@ async def test_a_wrong_secret_key_raises_an_error_with_the_canonical_string_reda
     assert f"CanonicalRequest:\n{expected}" in signed
 
 
-async def test_an_unknown_access_key_raises_an_error_naming_no_credential() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING))
+async def test_an_unknown_access_key_raises_an_error_naming_no_credential(
+    emulator: Emulator,
+) -> None:
     """A request from an access key the service does not know (with a session token)
     raises AccessDeniedError (UnrecognizedClientException) naming no credential."""
     options = {**CREDENTIALS, "aws_access_key_id": UNKNOWN_KEY_ID}
-    async with (
-        Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu,
-        Client(endpoint_url=emu.endpoint_url, **options) as client,
-    ):
+    async with Client(endpoint_url=emulator.endpoint_url, **options) as client:
         with pytest.raises(AccessDeniedError) as info:
             await client.list_batch_inference_jobs().collect()
     assert info.value.code == "UnrecognizedClientException"
@@ -353,14 +354,14 @@ def crawl(emu: Emulator, cwd: Path, *options: str) -> subprocess.CompletedProces
 
 @pytest.mark.usefixtures("credentials_in_environment")
 @pytest.mark.parametrize("on_error", ["raise", "skip"])
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING))
 async def test_a_rejected_crawl_prints_the_error_and_no_credential(
-    tmp_path: Path, on_error: str
+    emulator: Emulator, tmp_path: Path, on_error: str
 ) -> None:
     """`aiopersonalize crawl` signed with a wrong secret (and a session token) exits 1,
     naming the error class and code on stderr, and prints no credential (with
     --on-error raise, the message with its canonical string, redacted)."""
-    async with Emulator(EmulatorOptions(inventory=SMALL, credentials=VERIFYING)) as emu:
-        result = await anyio.to_thread.run_sync(crawl, emu, tmp_path, "--on-error", on_error)
+    result = await anyio.to_thread.run_sync(crawl, emulator, tmp_path, "--on-error", on_error)
     assert result.returncode == 1, result.stderr
     assert "AccessDeniedError (InvalidSignatureException)" in result.stderr
     if on_error == "raise":
@@ -369,11 +370,13 @@ async def test_a_rejected_crawl_prints_the_error_and_no_credential(
 
 
 @pytest.mark.usefixtures("credentials_in_environment")
-async def test_a_successful_crawl_prints_no_credential(tmp_path: Path) -> None:
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, credentials={KEY_ID: SECRET_KEY})
+)
+async def test_a_successful_crawl_prints_no_credential(emulator: Emulator, tmp_path: Path) -> None:
     """`aiopersonalize crawl` with verified credentials and a session token lists every
     job, exit 0, and prints no credential."""
-    async with Emulator(EmulatorOptions(inventory=SMALL, credentials={KEY_ID: SECRET_KEY})) as emu:
-        result = await anyio.to_thread.run_sync(crawl, emu, tmp_path)
+    result = await anyio.to_thread.run_sync(crawl, emulator, tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 22
     assert_clean([result.stdout, result.stderr])
@@ -393,6 +396,7 @@ def listening_addresses(process: psutil.Process, port: int) -> list[str]:
 async def test_the_emulator_listens_on_loopback_by_default() -> None:
     """Emulator() serves at http://127.0.0.1:PORT, and its only listening socket is bound
     to a loopback address."""
+    # Constructed here: what is tested is Emulator's own default address.
     async with Emulator(EmulatorOptions(inventory=InventorySpec.empty())) as emu:
         url = urlsplit(emu.endpoint_url)
         assert url.hostname == "127.0.0.1"

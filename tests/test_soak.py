@@ -95,9 +95,10 @@ class Round:
 
 @pytest.mark.timeout(max(600, 60 * ROUNDS))
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
-async def test_a_faulty_500_version_listing_repeated_delivers_every_job_once_and_stays_flat() -> (
-    None
-):
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SPEC))
+async def test_a_faulty_500_version_listing_repeated_delivers_every_job_once_and_stays_flat(
+    emulator: Emulator,
+) -> None:
     """Round after round, a fresh client lists the 500 versions of one emulator that
     throttles or fails 15 % of requests: every round delivers exactly the expected jobs,
     each once, with no failure and every faulty answer retried; from the second round
@@ -110,43 +111,42 @@ async def test_a_faulty_500_version_listing_repeated_delivers_every_job_once_and
         f"\n{'round':>5} {'seconds':>8} {'requests':>8} {'retries':>7} {'RSS MB':>8} "
         f"{'blocks':>8} {'fds':>4}"
     )
-    async with Emulator(EmulatorOptions(inventory=SPEC)) as emu:
-        versions = emu.solution_version_arns()
-        assert len(versions) == 500
-        expected = await single_listings(emu, "inference", versions)
-        emu.faults = FAULTS
-        for number in range(1, ROUNDS + 1):
-            emu.stats.reset()
-            started = anyio.current_time()
-            async with Client(endpoint_url=emu.endpoint_url, **CLIENT_OPTIONS) as client:
-                listing = client.list_batch_inference_jobs_many(
-                    versions, concurrency=CONCURRENCY, page_size=PAGE_SIZE, on_error="skip"
-                )
-                jobs = await listing.collect()
-                stats = client.stats
-            seconds = anyio.current_time() - started
-            assert listing.failures == (), number
-            assert_exactly_once(jobs, expected)
-            served = emu.stats
-            assert stats.calls == len(versions) * 3
-            assert stats.requests == served.requests
-            assert stats.retries == served.throttled + served.server_errors > 0
-            del jobs, listing, client
-            # Let the emulator's side of the connections just closed finish closing.
-            await anyio.wait_all_tasks_blocked()
-            gc.collect()
-            rounds.append(
-                Round(
-                    number,
-                    seconds,
-                    stats.requests,
-                    stats.retries,
-                    rss(),
-                    sys.getallocatedblocks(),
-                    open_fds(),
-                )
+    versions = emulator.solution_version_arns()
+    assert len(versions) == 500
+    expected = await single_listings(emulator, "inference", versions)
+    emulator.faults = FAULTS
+    for number in range(1, ROUNDS + 1):
+        emulator.stats.reset()
+        started = anyio.current_time()
+        async with Client(endpoint_url=emulator.endpoint_url, **CLIENT_OPTIONS) as client:
+            listing = client.list_batch_inference_jobs_many(
+                versions, concurrency=CONCURRENCY, page_size=PAGE_SIZE, on_error="skip"
             )
-            print(rounds[-1])
+            jobs = await listing.collect()
+            stats = client.stats
+        seconds = anyio.current_time() - started
+        assert listing.failures == (), number
+        assert_exactly_once(jobs, expected)
+        served = emulator.stats
+        assert stats.calls == len(versions) * 3
+        assert stats.requests == served.requests
+        assert stats.retries == served.throttled + served.server_errors > 0
+        del jobs, listing, client
+        # Let the emulator's side of the connections just closed finish closing.
+        await anyio.wait_all_tasks_blocked()
+        gc.collect()
+        rounds.append(
+            Round(
+                number,
+                seconds,
+                stats.requests,
+                stats.retries,
+                rss(),
+                sys.getallocatedblocks(),
+                open_fds(),
+            )
+        )
+        print(rounds[-1])
     second, last = rounds[1], rounds[-1]
     assert abs(last.fds - second.fds) <= FD_SLACK, rounds
     assert last.rss - second.rss <= RSS_GROWTH, rounds

@@ -54,16 +54,16 @@ async def test_any_credentials_by_default(emulator: Emulator) -> None:
             client.close()
 
 
-async def test_valid_signatures_pass() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(credentials=CREDENTIALS))
+async def test_valid_signatures_pass(emulator: Emulator) -> None:
     """With configured keys, a request signed with a configured key is served."""
-    async with Emulator(EmulatorOptions(credentials=CREDENTIALS)) as emulator:
-        client = make_client(emulator.endpoint_url)
-        try:
-            boto = Boto(client)
-            assert (await boto("list_dataset_groups"))["datasetGroups"]
-            pages = await boto.pages("list_batch_segment_jobs", PaginationConfig={"PageSize": 100})
-        finally:
-            client.close()
+    client = make_client(emulator.endpoint_url)
+    try:
+        boto = Boto(client)
+        assert (await boto("list_dataset_groups"))["datasetGroups"]
+        pages = await boto.pages("list_batch_segment_jobs", PaginationConfig={"PageSize": 100})
+    finally:
+        client.close()
     assert sum(len(page["batchSegmentJobs"]) for page in pages) == emulator.job_count("segment")
 
 
@@ -76,25 +76,23 @@ async def test_valid_signatures_pass() -> None:
         ({"region": "US-EAST-1"}, ("InvalidSignatureException", 400)),
     ],
 )
+@pytest.mark.personalize_emulator(EmulatorOptions(credentials=CREDENTIALS))
 async def test_bad_credentials_are_refused(
-    client_options: dict[str, Any], expected: tuple[str, int]
+    emulator: Emulator, client_options: dict[str, Any], expected: tuple[str, int]
 ) -> None:
     """With configured keys, a wrong secret, an unknown key or no signature get AWS's errors."""
-    async with Emulator(EmulatorOptions(credentials=CREDENTIALS)) as emulator:
-        client = make_client(emulator.endpoint_url, **client_options)
-        try:
-            assert await code_of(Boto(client)) == expected
-        finally:
-            client.close()
-        assert emulator.stats.client_errors == 1
+    client = make_client(emulator.endpoint_url, **client_options)
+    try:
+        assert await code_of(Boto(client)) == expected
+    finally:
+        client.close()
+    assert emulator.stats.client_errors == 1
 
 
-async def test_altered_body_breaks_the_signature() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(credentials=CREDENTIALS))
+async def test_altered_body_breaks_the_signature(emulator: Emulator) -> None:
     """A body changed after signing answers InvalidSignatureException."""
-    async with (
-        Emulator(EmulatorOptions(credentials=CREDENTIALS)) as emulator,
-        aiohttp.ClientSession() as session,
-    ):
+    async with aiohttp.ClientSession() as session:
         request = signed_request(emulator.endpoint_url + "/", b'{"maxResults": 5}')
         headers = dict(request.headers.items())
         async with session.post(emulator.endpoint_url, headers=headers, data=request.body) as ok:

@@ -36,7 +36,7 @@ async def outcome(boto: Boto, operation: str, **params: Any) -> str:
 async def test_throttle_rate_is_seeded_and_counted() -> None:
     """A throttle rate throttles a reproducible share of requests, each counted once."""
     sequences = []
-    for _ in range(2):
+    for _ in range(2):  # two emulators of the same seed, one after the other
         async with Emulator(EmulatorOptions(seed=3, faults=Faults(throttle_rate=0.3))) as emulator:
             client = make_client(emulator.endpoint_url)
             try:
@@ -82,7 +82,7 @@ async def test_faults_can_be_replaced_at_runtime(emulator: Emulator, boto: Boto)
 
 async def test_max_rps_is_a_token_bucket() -> None:
     """Above max_rps requests are throttled until the bucket refills with time."""
-    clock = FakeClock()
+    clock = FakeClock()  # the test's own, which it advances: constructed here
     async with Emulator(
         EmulatorOptions(clock=clock, faults=Faults(max_rps=2, burst=3))
     ) as emulator:
@@ -112,7 +112,7 @@ async def test_latency_is_applied_inside_the_handler(emulator: Emulator, boto: B
 async def test_latency_jitter_is_seeded() -> None:
     """Jitter adds a reproducible random delay between 0 and its bound to each request."""
     totals = []
-    for _ in range(2):
+    for _ in range(2):  # two emulators of the same seed, one after the other
         async with Emulator(
             EmulatorOptions(seed=9, faults=Faults(latency=0.001, latency_jitter=0.004))
         ) as emulator:

@@ -21,6 +21,7 @@ async def test_created_job_lifecycle(kind: str) -> None:
     create, describe = f"create_batch_{kind}_job", f"describe_batch_{kind}_job"
     arn_member = "batchInferenceJobArn" if kind == "inference" else "batchSegmentJobArn"
     result = "batchInferenceJob" if kind == "inference" else "batchSegmentJob"
+    # The test's own clock, which it advances: a mark's would be shared by both kinds.
     clock = FakeClock()
     async with Emulator(EmulatorOptions(clock=clock, job_transition_seconds=60)) as emulator:
         client = make_client(emulator.endpoint_url)
@@ -58,42 +59,39 @@ async def test_created_job_lifecycle(kind: str) -> None:
             client.close()
 
 
-async def test_zero_transition_time_is_active_at_once() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(clock=FakeClock(), job_transition_seconds=0))
+async def test_zero_transition_time_is_active_at_once(emulator: Emulator) -> None:
     """With no transition time a created job is ACTIVE straight away."""
-    async with Emulator(EmulatorOptions(clock=FakeClock(), job_transition_seconds=0)) as emulator:
-        client = make_client(emulator.endpoint_url)
-        try:
-            boto = Boto(client)
-            await boto(
-                "create_batch_segment_job",
-                jobName="instant",
-                solutionVersionArn=emulator.solution_version_arns()[1],
-                **JOB,
-            )
-            listed = (await boto("list_batch_segment_jobs", maxResults=1))["batchSegmentJobs"][0]
-        finally:
-            client.close()
+    client = make_client(emulator.endpoint_url)
+    try:
+        boto = Boto(client)
+        await boto(
+            "create_batch_segment_job",
+            jobName="instant",
+            solutionVersionArn=emulator.solution_version_arns()[1],
+            **JOB,
+        )
+        listed = (await boto("list_batch_segment_jobs", maxResults=1))["batchSegmentJobs"][0]
+    finally:
+        client.close()
     assert (listed["jobName"], listed["status"]) == ("instant", "ACTIVE")
 
 
-async def test_created_timestamps_keep_milliseconds() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(clock=FakeClock(START + 0.123)))
+async def test_created_timestamps_keep_milliseconds(emulator: Emulator) -> None:
     """A created job's timestamps are the clock's, to the millisecond."""
-    clock = FakeClock(START + 0.123)
-    async with Emulator(EmulatorOptions(clock=clock)) as emulator:
-        client = make_client(emulator.endpoint_url)
-        try:
-            boto = Boto(client)
-            arn = (
-                await boto(
-                    "create_batch_segment_job",
-                    jobName="precise",
-                    solutionVersionArn=emulator.solution_version_arns()[1],
-                    **JOB,
-                )
-            )["batchSegmentJobArn"]
-            job = (await boto("describe_batch_segment_job", batchSegmentJobArn=arn))[
-                "batchSegmentJob"
-            ]
-        finally:
-            client.close()
+    client = make_client(emulator.endpoint_url)
+    try:
+        boto = Boto(client)
+        arn = (
+            await boto(
+                "create_batch_segment_job",
+                jobName="precise",
+                solutionVersionArn=emulator.solution_version_arns()[1],
+                **JOB,
+            )
+        )["batchSegmentJobArn"]
+        job = (await boto("describe_batch_segment_job", batchSegmentJobArn=arn))["batchSegmentJob"]
+    finally:
+        client.close()
     assert job["creationDateTime"].timestamp() == pytest.approx(START + 0.123, abs=1e-6)

@@ -63,23 +63,27 @@ async def test_paginator_on_one_version(
     assert created == sorted(created, reverse=True)
 
 
-async def test_resource_lists_page_to_the_end() -> None:
+TWELVE_SOLUTIONS = InventorySpec(
+    dataset_groups=3, solutions_per_dataset_group=4, versions_per_solution=3
+)
+
+
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=TWELVE_SOLUTIONS))
+async def test_resource_lists_page_to_the_end(emulator: Emulator) -> None:
     """Dataset groups, solutions and versions page like jobs, filters included."""
-    spec = InventorySpec(dataset_groups=3, solutions_per_dataset_group=4, versions_per_solution=3)
-    async with Emulator(EmulatorOptions(inventory=spec)) as emulator:
-        client = make_client(emulator.endpoint_url)
-        try:
-            boto = Boto(client)
-            groups = await boto.pages("list_dataset_groups", PaginationConfig={"PageSize": 2})
-            solutions = await boto.pages("list_solutions", PaginationConfig={"PageSize": 5})
-            mine = await boto.pages(
-                "list_solutions",
-                datasetGroupArn=emulator.dataset_group_arns()[2],
-                PaginationConfig={"PageSize": 3},
-            )
-            versions = await boto.pages("list_solution_versions", PaginationConfig={"PageSize": 5})
-        finally:
-            client.close()
+    client = make_client(emulator.endpoint_url)
+    try:
+        boto = Boto(client)
+        groups = await boto.pages("list_dataset_groups", PaginationConfig={"PageSize": 2})
+        solutions = await boto.pages("list_solutions", PaginationConfig={"PageSize": 5})
+        mine = await boto.pages(
+            "list_solutions",
+            datasetGroupArn=emulator.dataset_group_arns()[2],
+            PaginationConfig={"PageSize": 3},
+        )
+        versions = await boto.pages("list_solution_versions", PaginationConfig={"PageSize": 5})
+    finally:
+        client.close()
     assert [
         g["datasetGroupArn"] for p in groups for g in p["datasetGroups"]
     ] == emulator.dataset_group_arns()
@@ -157,6 +161,7 @@ async def test_tokens_are_bound_to_their_query(emulator: Emulator, boto: Boto) -
 
 async def test_tokens_survive_a_restart_with_the_same_seed() -> None:
     """A token from one emulator resumes on another with the same seed, not on another seed."""
+    # Three emulators, one after another: constructed here.
     async with Emulator(EmulatorOptions(seed=5)) as first:
         client = make_client(first.endpoint_url)
         try:
@@ -182,6 +187,7 @@ async def test_tokens_survive_a_restart_with_the_same_seed() -> None:
 
 async def test_token_secret_keys_tokens() -> None:
     """With a token secret, tokens verify only on an emulator with the same secret."""
+    # Two emulators at once: constructed here.
     async with (
         Emulator(EmulatorOptions(token_secret=b"one")) as first,
         Emulator(EmulatorOptions(token_secret=b"two")) as second,
@@ -198,45 +204,49 @@ async def test_token_secret_keys_tokens() -> None:
     assert error_code(exc) == "InvalidNextTokenException"
 
 
+THREE_VERSIONS = InventorySpec(1, 1, 3, inference_jobs_per_version=6, segment_jobs_per_version=0)
+
+
 @pytest.mark.parametrize("filtered", [False, True])
-async def test_jobs_created_mid_listing_cause_no_duplicates_or_skips(filtered: bool) -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=THREE_VERSIONS))
+async def test_jobs_created_mid_listing_cause_no_duplicates_or_skips(
+    emulator: Emulator, filtered: bool
+) -> None:
     """Jobs created during a listing neither repeat nor hide the jobs it started with."""
-    spec = InventorySpec(1, 1, 3, inference_jobs_per_version=6, segment_jobs_per_version=0)
-    async with Emulator(EmulatorOptions(inventory=spec)) as emulator:
-        client = make_client(emulator.endpoint_url)
-        try:
-            boto = Boto(client)
-            version = emulator.solution_version_arns()[2]
-            params: dict[str, Any] = {"solutionVersionArn": version} if filtered else {}
+    client = make_client(emulator.endpoint_url)
+    try:
+        boto = Boto(client)
+        version = emulator.solution_version_arns()[2]
+        params: dict[str, Any] = {"solutionVersionArn": version} if filtered else {}
 
-            async def create(name: str) -> None:
-                await boto(
-                    "create_batch_inference_job",
-                    jobName=name,
-                    solutionVersionArn=version,
-                    jobInput={"s3DataSource": {"path": "s3://b/in"}},
-                    jobOutput={"s3DataDestination": {"path": "s3://b/out"}},
-                    roleArn="arn:aws:iam::123456789012:role/R",
-                )
+        async def create(name: str) -> None:
+            await boto(
+                "create_batch_inference_job",
+                jobName=name,
+                solutionVersionArn=version,
+                jobInput={"s3DataSource": {"path": "s3://b/in"}},
+                jobOutput={"s3DataDestination": {"path": "s3://b/out"}},
+                roleArn="arn:aws:iam::123456789012:role/R",
+            )
 
-            for name in ("early-1", "early-2", "early-3"):
-                await create(name)
-            expected = emulator.job_count("inference", version if filtered else None)
-            seen: list[str] = []
-            token = None
-            step = 0
-            while True:
-                more: dict[str, str] = {"nextToken": token} if token else {}
-                page = await boto("list_batch_inference_jobs", maxResults=2, **params, **more)
-                seen += [job["jobName"] for job in page["batchInferenceJobs"]]
-                if step in (0, 1, 3):
-                    await create(f"late-{step}")
-                step += 1
-                token = page.get("nextToken")
-                if token is None:
-                    break
-        finally:
-            client.close()
+        for name in ("early-1", "early-2", "early-3"):
+            await create(name)
+        expected = emulator.job_count("inference", version if filtered else None)
+        seen: list[str] = []
+        token = None
+        step = 0
+        while True:
+            more: dict[str, str] = {"nextToken": token} if token else {}
+            page = await boto("list_batch_inference_jobs", maxResults=2, **params, **more)
+            seen += [job["jobName"] for job in page["batchInferenceJobs"]]
+            if step in (0, 1, 3):
+                await create(f"late-{step}")
+            step += 1
+            token = page.get("nextToken")
+            if token is None:
+                break
+    finally:
+        client.close()
     assert len(seen) == len(set(seen)) == expected
     assert seen[:3] == ["early-3", "early-2", "early-1"]
     assert not any(name.startswith("late-") for name in seen)

@@ -154,12 +154,10 @@ async def test_a_busy_port_fails_to_start(emulator: Emulator) -> None:
             pass
 
 
-async def test_localhost_gets_one_port() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(host="localhost"))
+async def test_localhost_gets_one_port(emulator: Emulator) -> None:
     """Binding 'localhost' with port 0 serves on a single address and URL."""
-    async with (
-        Emulator(EmulatorOptions(host="localhost")) as emulator,
-        aiohttp.ClientSession() as session,
-    ):
+    async with aiohttp.ClientSession() as session:
         target = {"X-Amz-Target": "AmazonPersonalize.ListDatasetGroups"}
         async with session.post(emulator.endpoint_url, headers=target, data=b"{}") as response:
             assert response.status == 200

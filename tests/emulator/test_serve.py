@@ -108,13 +108,13 @@ async def test_emulator_process_stops_when_its_parent_goes() -> None:
     assert process.returncode == 0
 
 
-async def test_emulator_process_reports_a_failed_start() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=InventorySpec.empty()))
+async def test_emulator_process_reports_a_failed_start(emulator: Emulator) -> None:
     """A serve command that cannot bind its port raises RuntimeError with its exit status."""
-    async with Emulator(EmulatorOptions(inventory=InventorySpec.empty())) as taken:
-        process = EmulatorProcess(EmulatorOptions(port=taken.port))
-        with pytest.raises(RuntimeError, match="exit status 1"):
-            await process.start()
-        await process.aclose()
+    process = EmulatorProcess(EmulatorOptions(port=emulator.port))
+    with pytest.raises(RuntimeError, match="exit status 1"):
+        await process.start()
+    await process.aclose()
 
 
 async def test_options_round_trip_through_the_command_line() -> None:

@@ -303,6 +303,7 @@ async def test_max_concurrency_requests_are_in_flight_at_once_and_never_more(
         inference_jobs_per_version=2 * concurrency,
         segment_jobs_per_version=1,
     )
+    # Constructed here: the inventory's size follows the parametrized concurrency.
     async with (
         Emulator(EmulatorOptions(inventory=spec)) as emu,
         Client(endpoint_url=emu.endpoint_url, max_concurrency=concurrency, **NO_RETRY) as client,
@@ -358,7 +359,9 @@ SECRET = "wJalrXUtnFEMI-secret-under-test"
 TOKEN = "FwoGZXIvYXdz-session-token-under-test"
 
 
+@pytest.mark.personalize_emulator(EmulatorOptions(credentials={"AKIDKNOWN": "the-right-secret"}))
 async def test_the_secret_key_and_session_token_never_appear_in_reprs_errors_or_logs(
+    emulator: Emulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The secret key and session token appear in no client or listing repr, in no
@@ -369,21 +372,20 @@ async def test_the_secret_key_and_session_token_never_appear_in_reprs_errors_or_
     credentials = {"aws_secret_access_key": SECRET, "aws_session_token": TOKEN, **NO_RETRY}
     texts: list[str] = []
     raised: list[type[BaseException]] = []
-    async with Emulator(EmulatorOptions(credentials={"AKIDKNOWN": "the-right-secret"})) as emu:
-        for key_id in ("AKIDKNOWN", "AKIDUNKNOWN"):
-            client = Client(endpoint_url=emu.endpoint_url, aws_access_key_id=key_id, **credentials)
+    for key_id in ("AKIDKNOWN", "AKIDUNKNOWN"):
+        client = Client(endpoint_url=emulator.endpoint_url, aws_access_key_id=key_id, **credentials)
+        texts.append(repr(client))
+        async with client:
             texts.append(repr(client))
-            async with client:
-                texts.append(repr(client))
-                listing = client.list_batch_inference_jobs(emu.solution_version_arns()[0])
-                texts.append(repr(listing))
-                with pytest.raises(AccessDeniedError) as listed:
-                    await listing.collect()
-                with pytest.raises(AccessDeniedError) as described:
-                    await client.describe_batch_segment_job(JOB_ARN.format("x"))
-            texts.append(repr(client))
-            texts += exception_texts(listed.value) + exception_texts(described.value)
-            raised += [type(listed.value), type(described.value)]
+            listing = client.list_batch_inference_jobs(emulator.solution_version_arns()[0])
+            texts.append(repr(listing))
+            with pytest.raises(AccessDeniedError) as listed:
+                await listing.collect()
+            with pytest.raises(AccessDeniedError) as described:
+                await client.describe_batch_segment_job(JOB_ARN.format("x"))
+        texts.append(repr(client))
+        texts += exception_texts(listed.value) + exception_texts(described.value)
+        raised += [type(listed.value), type(described.value)]
     url = f"http://127.0.0.1:{unused_port()}"
     async with Client(endpoint_url=url, aws_access_key_id="AKIDKNOWN", **credentials) as client:
         with pytest.raises(TransportError) as refused:

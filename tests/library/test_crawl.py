@@ -53,6 +53,8 @@ SMALL = InventorySpec(
 VERSIONS = SMALL.solution_versions
 PAGE_SIZE = 4
 PAGES_PER_CHAIN = 2
+# The emulator fixture's options, unless a test's own mark says otherwise.
+pytestmark = pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL))
 
 Job = BatchInferenceJobSummary | BatchSegmentJobSummary
 Chain = tuple[str, str, str]  # (region, kind, solution version ARN)
@@ -260,19 +262,18 @@ async def fake_service(account: FakeAccount) -> AsyncIterator[Peer]:
 # -- discovery --------------------------------------------------------------------------
 
 
-async def test_discovery_lists_every_job_of_the_region_exactly_once() -> None:
+async def test_discovery_lists_every_job_of_the_region_exactly_once(emulator: Emulator) -> None:
     """Without version ARNs, a crawl discovers every dataset group, solution and version of
     the client's region and lists both kinds for each: every job of the account-wide
     listings exactly once, on pages naming their region, kind and version, each chain
     ending on a page without a next token, and progress complete at the end."""
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        expected = await region_inventory(emu)
-        emu.stats.reset()
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            listing = client.crawl_batch_jobs(page_size=PAGE_SIZE)
-            pages = await all_pages(listing)
-        versions = set(emu.solution_version_arns())
-        stats = emu.stats
+    expected = await region_inventory(emulator)
+    emulator.stats.reset()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(page_size=PAGE_SIZE)
+        pages = await all_pages(listing)
+    versions = set(emulator.solution_version_arns())
+    stats = emulator.stats
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs)) == 2 * VERSIONS * 6
     assert set(jobs) == expected
@@ -316,17 +317,16 @@ async def test_discovery_lists_every_job_of_the_region_exactly_once() -> None:
     ],
 )
 async def test_a_crawl_lists_only_the_kinds_asked_and_each_once(
-    kinds: Iterable[str], listed: set[str]
+    emulator: Emulator, kinds: Iterable[str], listed: set[str]
 ) -> None:
     """``kinds`` chooses the job kinds listed: only those jobs are delivered and only their
     operation is called, and a kind given twice is listed once."""
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        expected = await region_inventory(emu, kinds=listed)
-        emu.stats.reset()
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            listing = client.crawl_batch_jobs(kinds=kinds, page_size=PAGE_SIZE)  # type: ignore[arg-type]
-            pages = await all_pages(listing)
-        stats = emu.stats
+    expected = await region_inventory(emulator, kinds=listed)
+    emulator.stats.reset()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(kinds=kinds, page_size=PAGE_SIZE)  # type: ignore[arg-type]
+        pages = await all_pages(listing)
+    stats = emulator.stats
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
     assert set(jobs) == expected
@@ -361,32 +361,29 @@ async def test_a_crawl_lists_only_the_kinds_asked_and_each_once(
     ],
 )
 async def test_bad_kinds_or_regions_are_refused_at_the_call_before_any_request(
-    parameter: str, arguments: dict[str, Any]
+    emulator: Emulator, parameter: str, arguments: dict[str, Any]
 ) -> None:
     """An empty or unknown kind, or a region that is not a region name (or a bare string
     instead of a list of them, or in a version's ARN), raises ParamValidationError naming the parameter when the
     crawl is created, and nothing is sent."""
-    async with (
-        Emulator(EmulatorOptions(inventory=SMALL)) as emu,
-        Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client,
-    ):
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
         with pytest.raises(ParamValidationError) as info:
             client.crawl_batch_jobs(**arguments)
         assert info.value.parameter.startswith(parameter)
-        assert emu.stats.requests == 0
+        assert emulator.stats.requests == 0
 
 
-async def test_one_client_crawls_several_regions() -> None:
+async def test_one_client_crawls_several_regions(emulator: Emulator) -> None:
     """With ``regions``, one client pointed at the emulator crawls each region (the
     emulator tells them apart by each request's credential scope): every job of both
     regions once, on pages naming the region the job's ARN names."""
     regions = [REGION, OTHER_REGION]
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        expected = await region_inventory(emu, REGION) | await region_inventory(emu, OTHER_REGION)
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            listing = client.crawl_batch_jobs(regions=regions, page_size=PAGE_SIZE)
-            pages = await all_pages(listing)
-        versions = {r: set(emu.solution_version_arns(r)) for r in regions}
+    expected = await region_inventory(emulator, REGION)
+    expected |= await region_inventory(emulator, OTHER_REGION)
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(regions=regions, page_size=PAGE_SIZE)
+        pages = await all_pages(listing)
+    versions = {r: set(emulator.solution_version_arns(r)) for r in regions}
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
     assert set(jobs) == expected
@@ -398,22 +395,23 @@ async def test_one_client_crawls_several_regions() -> None:
     assert listing.progress.versions == listing.progress.versions_done == 2 * 2 * VERSIONS
 
 
-async def test_given_versions_are_listed_in_their_own_region_without_discovery() -> None:
+async def test_given_versions_are_listed_in_their_own_region_without_discovery(
+    emulator: Emulator,
+) -> None:
     """With ``solution_version_arns``, nothing is discovered (no ListDatasetGroups,
     ListSolutions or ListSolutionVersions request), a version given twice is listed
     once, and each version is listed in the region its ARN names."""
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        east = emu.solution_version_arns(REGION)[:2]
-        west = emu.solution_version_arns(OTHER_REGION)[:1]
-        given = [*east, *west, east[0]]
-        expected: set[tuple[str, str, str]] = set()
-        for version in {*east, *west}:
-            expected |= await version_jobs(emu, version)
-        emu.stats.reset()
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            listing = client.crawl_batch_jobs(solution_version_arns=given, page_size=PAGE_SIZE)
-            pages = await all_pages(listing)
-        stats = emu.stats
+    east = emulator.solution_version_arns(REGION)[:2]
+    west = emulator.solution_version_arns(OTHER_REGION)[:1]
+    given = [*east, *west, east[0]]
+    expected: set[tuple[str, str, str]] = set()
+    for version in {*east, *west}:
+        expected |= await version_jobs(emulator, version)
+    emulator.stats.reset()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(solution_version_arns=given, page_size=PAGE_SIZE)
+        pages = await all_pages(listing)
+    stats = emulator.stats
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs)) == 3 * 2 * 6
     assert set(jobs) == expected
@@ -430,25 +428,29 @@ async def test_given_versions_are_listed_in_their_own_region_without_discovery()
 # -- the pool ---------------------------------------------------------------------------
 
 
+SIX_SOLUTIONS = InventorySpec(
+    dataset_groups=3,
+    solutions_per_dataset_group=2,
+    versions_per_solution=2,
+    inference_jobs_per_version=2,
+    segment_jobs_per_version=2,
+)
+
+
 @pytest.mark.parametrize("concurrency", [1, 3])
-async def test_the_pool_caps_discovery_and_listing_together(concurrency: int) -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SIX_SOLUTIONS))
+async def test_the_pool_caps_discovery_and_listing_together(
+    emulator: Emulator, concurrency: int
+) -> None:
     """With ``concurrency=k`` and more work than k, the server sees exactly k requests in
     flight at the peak, discovery requests included (3 groups x 2 solutions make 6
     ListSolutionVersions calls that would exceed k if discovery ran outside the pool)."""
-    spec = InventorySpec(
-        dataset_groups=3,
-        solutions_per_dataset_group=2,
-        versions_per_solution=2,
-        inference_jobs_per_version=2,
-        segment_jobs_per_version=2,
-    )
-    async with Emulator(EmulatorOptions(inventory=spec)) as emu:
-        expected = await region_inventory(emu)
-        emu.stats.reset()
-        emu.faults = Faults(latency=0.02)
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            pages = await all_pages(client.crawl_batch_jobs(concurrency=concurrency))
-        peak = emu.stats.peak_in_flight
+    expected = await region_inventory(emulator)
+    emulator.stats.reset()
+    emulator.faults = Faults(latency=0.02)
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        pages = await all_pages(client.crawl_batch_jobs(concurrency=concurrency))
+    peak = emulator.stats.peak_in_flight
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
     assert set(jobs) == expected
@@ -481,26 +483,28 @@ async def test_listing_starts_while_discovery_is_still_running() -> None:
     assert progress.versions == progress.versions_done == 2 * 2
 
 
-async def test_jobs_arrive_before_a_large_discovery_has_ended() -> None:
+EIGHTEEN_SOLUTIONS = InventorySpec(
+    dataset_groups=6,
+    solutions_per_dataset_group=3,
+    versions_per_solution=1,
+    inference_jobs_per_version=1,
+    segment_jobs_per_version=1,
+)
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=EIGHTEEN_SOLUTIONS, faults=Faults(latency=0.02))
+)
+async def test_jobs_arrive_before_a_large_discovery_has_ended(emulator: Emulator) -> None:
     """Against a slow emulator, a crawl whose discovery takes many rounds of the pool (25
     discovery calls for 4 workers) delivers its first job while discovery is still
     running, rather than after every discovery call."""
-    spec = InventorySpec(
-        dataset_groups=6,
-        solutions_per_dataset_group=3,
-        versions_per_solution=1,
-        inference_jobs_per_version=1,
-        segment_jobs_per_version=1,
-    )
-    async with (
-        Emulator(EmulatorOptions(inventory=spec, faults=Faults(latency=0.02))) as emu,
-        Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client,
-    ):
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
         listing = client.crawl_batch_jobs(concurrency=4)
         async with listing:
             await listing.__anext__()
             discovering = listing.progress.discovering
-            discovery_calls = sum(emu.stats.by_operation[op] for op in DISCOVERY_OPERATIONS)
+            discovery_calls = sum(emulator.stats.by_operation[op] for op in DISCOVERY_OPERATIONS)
             rest = [job async for job in listing]
     # A worker needs 4 requests (ListDatasetGroups, ListSolutions, ListSolutionVersions,
     # then the jobs) to deliver a first job; by then the 4 workers have made at most 16
@@ -534,24 +538,25 @@ def cut_with_every_state(pages: list[Page[Any]]) -> int:
     raise AssertionError("no prefix has finished, half-way and unstarted chains")
 
 
-async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered() -> None:
+async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered(
+    emulator: Emulator,
+) -> None:
     """A crawl resumed from a prefix of a complete crawl's pages (each chain's last token,
     None for finished chains) delivers exactly the jobs the prefix lacks: with the prefix,
     every job once; and it sends only the requests of the unfinished chains' remaining
     pages, none for finished chains."""
     page_size = 2  # 6 jobs: 3 pages per chain
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            complete = await all_pages(client.crawl_batch_jobs(page_size=page_size, concurrency=3))
-        everything = delivered(complete)
-        cut = cut_with_every_state(complete)
-        prefix = complete[:cut]
-        resume = resume_from(prefix)
-        emu.stats.reset()
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            listing = client.crawl_batch_jobs(page_size=page_size, concurrency=3, resume=resume)
-            rest = await all_pages(listing)
-        stats = emu.stats
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        complete = await all_pages(client.crawl_batch_jobs(page_size=page_size, concurrency=3))
+    everything = delivered(complete)
+    cut = cut_with_every_state(complete)
+    prefix = complete[:cut]
+    resume = resume_from(prefix)
+    emulator.stats.reset()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(page_size=page_size, concurrency=3, resume=resume)
+        rest = await all_pages(listing)
+    stats = emulator.stats
     before, after = delivered(prefix), delivered(rest)
     assert len(everything) == len(set(everything)) == 2 * VERSIONS * 6
     assert len(after) == len(set(after))
@@ -572,17 +577,16 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered() -> 
 # -- error policies ---------------------------------------------------------------------
 
 
-async def test_skip_lists_everything_else_and_records_each_denied_chain() -> None:
+async def test_skip_lists_everything_else_and_records_each_denied_chain(emulator: Emulator) -> None:
     """With ``on_error="skip"``, a version the service denies is recorded as one
     ListingFailure per kind (its version, kind, region, operation and the original
     AccessDeniedError) while every job of every other version is listed once."""
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        denied = emu.solution_version_arns()[1]
-        expected = await region_inventory(emu) - await version_jobs(emu, denied)
-        emu.faults = Faults(deny_solution_versions=frozenset({denied}))
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            listing = client.crawl_batch_jobs(page_size=PAGE_SIZE, on_error="skip")
-            pages = await all_pages(listing)
+    denied = emulator.solution_version_arns()[1]
+    expected = await region_inventory(emulator) - await version_jobs(emulator, denied)
+    emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(page_size=PAGE_SIZE, on_error="skip")
+        pages = await all_pages(listing)
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
     assert set(jobs) == expected
@@ -604,21 +608,23 @@ async def test_skip_lists_everything_else_and_records_each_denied_chain() -> Non
     assert progress.discovering is False
 
 
-async def test_raise_ends_the_crawl_with_the_original_error_and_nothing_left_running() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL, faults=Faults(latency=0.02)))
+async def test_raise_ends_the_crawl_with_the_original_error_and_nothing_left_running(
+    emulator: Emulator,
+) -> None:
     """With the default ``on_error="raise"``, a denied version ends the crawl with the
     original AccessDeniedError (not a group), and once it is raised no task of the crawl
     is left and the server has no request in flight."""
-    async with Emulator(EmulatorOptions(inventory=SMALL, faults=Faults(latency=0.02))) as emu:
-        denied = emu.solution_version_arns()[2]
-        emu.faults = Faults(latency=0.02, deny_solution_versions=frozenset({denied}))
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            with pytest.raises(AccessDeniedError) as info:
-                async for _job in client.crawl_batch_jobs(page_size=PAGE_SIZE, concurrency=4):
-                    pass
-            assert type(info.value) is AccessDeniedError
-            assert info.value.solution_version_arn == denied
-            await wait_no_producers()
-            await wait_until(lambda: emu.stats.in_flight == 0)
+    denied = emulator.solution_version_arns()[2]
+    emulator.faults = Faults(latency=0.02, deny_solution_versions=frozenset({denied}))
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        with pytest.raises(AccessDeniedError) as info:
+            async for _job in client.crawl_batch_jobs(page_size=PAGE_SIZE, concurrency=4):
+                pass
+        assert type(info.value) is AccessDeniedError
+        assert info.value.solution_version_arn == denied
+        await wait_no_producers()
+        await wait_until(lambda: emulator.stats.in_flight == 0)
 
 
 def discovery_failures_account() -> FakeAccount:
@@ -702,42 +708,46 @@ async def test_breaking_out_mid_discovery_cancels_the_discovery_in_flight() -> N
     assert "ListSolutions" in peer.operations()
 
 
+SIXTEEN_VERSIONS = InventorySpec(
+    dataset_groups=4,
+    solutions_per_dataset_group=2,
+    versions_per_solution=2,
+    inference_jobs_per_version=4,
+    segment_jobs_per_version=4,
+)
+
+
 @pytest.mark.parametrize("how", ["async with", "drop", "close the client"])
-async def test_leaving_a_crawl_early_leaves_nothing_running(how: str) -> None:
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SIXTEEN_VERSIONS, faults=Faults(latency=0.05))
+)
+async def test_leaving_a_crawl_early_leaves_nothing_running(emulator: Emulator, how: str) -> None:
     """Leaving a crawl after its first page against a slow emulator (leaving
     ``async with``, dropping the listing unclosed, or closing the client) cancels the
     whole pool, discovery included: no task is left and the server has no request in
     flight; a crawl cut short by closing the client then raises ClientClosedError."""
-    spec = InventorySpec(
-        dataset_groups=4,
-        solutions_per_dataset_group=2,
-        versions_per_solution=2,
-        inference_jobs_per_version=4,
-        segment_jobs_per_version=4,
-    )
-    async with Emulator(EmulatorOptions(inventory=spec, faults=Faults(latency=0.05))) as emu:
-        client = Client(endpoint_url=emu.endpoint_url, region_name=REGION)
-        try:
-            listing = client.crawl_batch_jobs(page_size=2, concurrency=6)
-            if how == "async with":
-                async with listing:
-                    await listing.__anext__()
-                assert producer_tasks() == set()
-            elif how == "drop":
+    client = Client(endpoint_url=emulator.endpoint_url, region_name=REGION)
+    try:
+        listing = client.crawl_batch_jobs(page_size=2, concurrency=6)
+        if how == "async with":
+            async with listing:
                 await listing.__anext__()
-                del listing
-                gc.collect()
-            else:
-                pages = listing.pages()
-                await pages.__anext__()
-                await client.aclose()
-                with pytest.raises(ClientClosedError):
-                    async for _page in pages:
-                        pass
-            await wait_no_producers()
-            await wait_until(lambda: emu.stats.in_flight == 0)
-            requests = emu.stats.requests
-        finally:
+            assert producer_tasks() == set()
+        elif how == "drop":
+            await listing.__anext__()
+            del listing
+            gc.collect()
+        else:
+            pages = listing.pages()
+            await pages.__anext__()
             await client.aclose()
+            with pytest.raises(ClientClosedError):
+                async for _page in pages:
+                    pass
+        await wait_no_producers()
+        await wait_until(lambda: emulator.stats.in_flight == 0)
+        requests = emulator.stats.requests
+    finally:
+        await client.aclose()
     # Nowhere near the whole crawl was requested: it stopped early.
     assert requests < 4 * 2 * 2 * 2 * 2

@@ -59,6 +59,8 @@ SMALL = InventorySpec(
     inference_jobs_per_version=3,
     segment_jobs_per_version=3,
 )
+# The emulator fixture's options, unless a test's own mark says otherwise.
+pytestmark = pytest.mark.personalize_emulator(EmulatorOptions(inventory=SMALL))
 
 
 def assert_ours(exc: PersonalizeError) -> None:
@@ -367,13 +369,12 @@ async def test_an_error_mid_listing_is_raised_after_the_pages_before_it(prefetch
 # -- against the emulator ---------------------------------------------------------------
 
 
-async def test_describing_an_unknown_job_on_the_emulator_raises_resource_not_found() -> None:
+async def test_describing_an_unknown_job_on_the_emulator_raises_resource_not_found(
+    emulator: Emulator,
+) -> None:
     """The emulator's ResourceNotFoundException for an unknown job ARN arrives as
     ResourceNotFoundError with its code, request id and HTTP status."""
-    async with (
-        Emulator(EmulatorOptions(inventory=SMALL)) as emu,
-        Client(endpoint_url=emu.endpoint_url, **NO_RETRY) as client,
-    ):
+    async with Client(endpoint_url=emulator.endpoint_url, **NO_RETRY) as client:
         with pytest.raises(ResourceNotFoundError) as info:
             await client.describe_batch_inference_job(JOB_ARN.format("no-such-job"))
     assert_ours(info.value)
@@ -383,16 +384,17 @@ async def test_describing_an_unknown_job_on_the_emulator_raises_resource_not_fou
     assert info.value.operation == "DescribeBatchInferenceJob"
 
 
-async def test_listing_a_version_the_emulator_denies_raises_access_denied() -> None:
+async def test_listing_a_version_the_emulator_denies_raises_access_denied(
+    emulator: Emulator,
+) -> None:
     """A listing of a solution version the emulator denies raises AccessDeniedError carrying
     that version, while another version still lists."""
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        denied, allowed = emu.solution_version_arns()
-        emu.faults = Faults(deny_solution_versions=frozenset({denied}))
-        async with Client(endpoint_url=emu.endpoint_url, **NO_RETRY) as client:
-            with pytest.raises(AccessDeniedError) as info:
-                await client.list_batch_segment_jobs(denied).collect()
-            jobs = await client.list_batch_segment_jobs(allowed).collect()
+    denied, allowed = emulator.solution_version_arns()
+    emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
+    async with Client(endpoint_url=emulator.endpoint_url, **NO_RETRY) as client:
+        with pytest.raises(AccessDeniedError) as info:
+            await client.list_batch_segment_jobs(denied).collect()
+        jobs = await client.list_batch_segment_jobs(allowed).collect()
     assert_ours(info.value)
     assert info.value.code == "AccessDeniedException"
     assert info.value.solution_version_arn == denied
@@ -400,14 +402,15 @@ async def test_listing_a_version_the_emulator_denies_raises_access_denied() -> N
     assert len(jobs) == 3
 
 
-async def test_a_garbage_starting_token_on_the_emulator_raises_invalid_next_token() -> None:
+async def test_a_garbage_starting_token_on_the_emulator_raises_invalid_next_token(
+    emulator: Emulator,
+) -> None:
     """A starting token the emulator did not issue raises InvalidNextTokenError."""
-    async with Emulator(EmulatorOptions(inventory=SMALL)) as emu:
-        version = emu.solution_version_arns()[0]
-        async with Client(endpoint_url=emu.endpoint_url, **NO_RETRY) as client:
-            listing = client.list_batch_inference_jobs(version, starting_token="garbage")
-            with pytest.raises(InvalidNextTokenError) as info:
-                await listing.collect()
+    version = emulator.solution_version_arns()[0]
+    async with Client(endpoint_url=emulator.endpoint_url, **NO_RETRY) as client:
+        listing = client.list_batch_inference_jobs(version, starting_token="garbage")
+        with pytest.raises(InvalidNextTokenError) as info:
+            await listing.collect()
     assert info.value.solution_version_arn == version
 
 
@@ -415,20 +418,20 @@ async def test_a_garbage_starting_token_on_the_emulator_raises_invalid_next_toke
     ("key_id", "code"),
     [("AKIDKNOWN", "InvalidSignatureException"), ("AKIDUNKNOWN", "UnrecognizedClientException")],
 )
-async def test_signatures_the_emulator_rejects_raise_access_denied(key_id: str, code: str) -> None:
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, credentials={"AKIDKNOWN": "the-right-secret"})
+)
+async def test_signatures_the_emulator_rejects_raise_access_denied(
+    emulator: Emulator, key_id: str, code: str
+) -> None:
     """A request signed with the wrong secret, or by an unknown key, is rejected by the
     emulator's SigV4 check and raises AccessDeniedError with the service's code."""
-    async with (
-        Emulator(
-            EmulatorOptions(inventory=SMALL, credentials={"AKIDKNOWN": "the-right-secret"})
-        ) as emu,
-        Client(
-            endpoint_url=emu.endpoint_url,
-            aws_access_key_id=key_id,
-            aws_secret_access_key="a-wrong-secret",
-            **NO_RETRY,
-        ) as client,
-    ):
+    async with Client(
+        endpoint_url=emulator.endpoint_url,
+        aws_access_key_id=key_id,
+        aws_secret_access_key="a-wrong-secret",
+        **NO_RETRY,
+    ) as client:
         with pytest.raises(AccessDeniedError) as info:
             await client.list_batch_inference_jobs().collect()
     assert_ours(info.value)

@@ -58,6 +58,10 @@ DISCOVERY_OPERATIONS = ("ListDatasetGroups", "ListSolutions", "ListSolutionVersi
 SERVER_RPS = 30
 SERVER_BURST = 30
 CLIENT_RPS = 20
+# The rate tests' emulator: RATE_SPEC, throttling above SERVER_RPS (burst SERVER_BURST).
+RATE_LIMITED = EmulatorOptions(
+    inventory=RATE_SPEC, faults=Faults(max_rps=SERVER_RPS, burst=SERVER_BURST)
+)
 
 
 def discovery_requests(stats: Stats) -> int:
@@ -73,35 +77,37 @@ def arn_of(job: BatchInferenceJobSummary | BatchSegmentJobSummary) -> str:
 # -- max_concurrency --------------------------------------------------------------------
 
 
-async def test_max_concurrency_caps_every_listing_of_the_client_together() -> None:
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SIX_VERSIONS, faults=Faults(latency=0.03))
+)
+async def test_max_concurrency_caps_every_listing_of_the_client_together(
+    emulator: Emulator,
+) -> None:
     """Two merged listings and a crawl run at once, each with concurrency 10, by a client
     with ``max_concurrency=4``: the server sees exactly 4 requests in flight at the peak,
     and each listing still delivers all its jobs."""
-    async with Emulator(
-        EmulatorOptions(inventory=SIX_VERSIONS, faults=Faults(latency=0.03))
-    ) as emu:
-        versions = emu.solution_version_arns()
-        async with Client(
-            endpoint_url=emu.endpoint_url, region_name=REGION, max_concurrency=4
-        ) as client:
-            results: dict[str, list[Any]] = {}
+    versions = emulator.solution_version_arns()
+    async with Client(
+        endpoint_url=emulator.endpoint_url, region_name=REGION, max_concurrency=4
+    ) as client:
+        results: dict[str, list[Any]] = {}
 
-            async def run(name: str, listing: Any) -> None:
-                results[name] = await listing.collect()
+        async def run(name: str, listing: Any) -> None:
+            results[name] = await listing.collect()
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    run,
-                    "inference",
-                    client.list_batch_inference_jobs_many(versions, concurrency=10, page_size=2),
-                )
-                tg.start_soon(
-                    run,
-                    "segment",
-                    client.list_batch_segment_jobs_many(versions, concurrency=10, page_size=2),
-                )
-                tg.start_soon(run, "crawl", client.crawl_batch_jobs(concurrency=10, page_size=2))
-        peak = emu.stats.peak_in_flight
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                run,
+                "inference",
+                client.list_batch_inference_jobs_many(versions, concurrency=10, page_size=2),
+            )
+            tg.start_soon(
+                run,
+                "segment",
+                client.list_batch_segment_jobs_many(versions, concurrency=10, page_size=2),
+            )
+            tg.start_soon(run, "crawl", client.crawl_batch_jobs(concurrency=10, page_size=2))
+    peak = emulator.stats.peak_in_flight
     per_kind = len(versions) * 4
     assert len({arn_of(job) for job in results["inference"]}) == per_kind
     assert len({arn_of(job) for job in results["segment"]}) == per_kind
@@ -123,14 +129,15 @@ async def crawl_at(emu: Emulator, **client_options: Any) -> tuple[list[str], flo
     return [arn_of(job) for job in jobs], elapsed, stats
 
 
-async def test_a_client_capped_below_the_servers_rate_is_never_throttled() -> None:
+@pytest.mark.personalize_emulator(RATE_LIMITED)
+async def test_a_client_capped_below_the_servers_rate_is_never_throttled(
+    emulator: Emulator,
+) -> None:
     """A client capped at 20 requests per second crawls a server that throttles above 30
     per second (burst 30) without a single throttled answer, and sends no more than its
     rate allows over the time the crawl took."""
-    faults = Faults(max_rps=SERVER_RPS, burst=SERVER_BURST)
-    async with Emulator(EmulatorOptions(inventory=RATE_SPEC, faults=faults)) as emu:
-        arns, elapsed, counted = await crawl_at(emu, max_requests_per_second=CLIENT_RPS)
-        stats = emu.stats
+    arns, elapsed, counted = await crawl_at(emulator, max_requests_per_second=CLIENT_RPS)
+    stats = emulator.stats
     assert len(arns) == len(set(arns)) == RATE_JOBS
     assert stats.requests == RATE_LISTING_REQUESTS + discovery_requests(stats)
     assert stats.throttled == 0
@@ -140,16 +147,17 @@ async def test_a_client_capped_below_the_servers_rate_is_never_throttled() -> No
     assert stats.requests <= CLIENT_RPS * elapsed + CLIENT_RPS + 1
 
 
-async def test_without_the_cap_the_same_crawl_is_throttled_and_completes_by_retrying() -> None:
+@pytest.mark.personalize_emulator(RATE_LIMITED)
+async def test_without_the_cap_the_same_crawl_is_throttled_and_completes_by_retrying(
+    emulator: Emulator,
+) -> None:
     """The same crawl without a rate cap (20 requests at once against a server allowing
     30 per second) is throttled, and still delivers every job once through botocore's
     retries, which the client counts."""
-    faults = Faults(max_rps=SERVER_RPS, burst=SERVER_BURST)
-    async with Emulator(EmulatorOptions(inventory=RATE_SPEC, faults=faults)) as emu:
-        # Enough attempts that no request runs out of them while the adaptive mode
-        # finds the server's rate.
-        arns, _elapsed, counted = await crawl_at(emu, max_attempts=10)
-        stats = emu.stats
+    # Enough attempts that no request runs out of them while the adaptive mode
+    # finds the server's rate.
+    arns, _elapsed, counted = await crawl_at(emulator, max_attempts=10)
+    stats = emulator.stats
     assert len(arns) == len(set(arns)) == RATE_JOBS
     assert stats.throttled > 0
     assert counted.requests == stats.requests
@@ -222,35 +230,35 @@ async def test_the_rate_cap_counts_botocores_retries() -> None:
 # -- stats ------------------------------------------------------------------------------
 
 
-async def test_stats_count_calls_and_botocores_retries_across_listings() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SIX_VERSIONS))
+async def test_stats_count_calls_and_botocores_retries_across_listings(emulator: Emulator) -> None:
     """Against a server that throttles and fails some requests, ``client.stats`` counts
     each call once and each HTTP request (retries included) once, matching the server's
     count, and keeps counting across listings."""
     # The emulator's fault draws follow its seed: the n-th request it receives always
     # gets the same fate, so the number of retries here is the same on every run.
     faults = Faults(throttle_rate=0.15, error_rate=0.15)
-    async with Emulator(EmulatorOptions(inventory=SIX_VERSIONS)) as emu:
-        versions = emu.solution_version_arns()
-        emu.faults = faults
-        async with Client(
-            endpoint_url=emu.endpoint_url,
-            region_name=REGION,
-            retry_mode="standard",
-            max_attempts=10,
-        ) as client:
-            assert (client.stats.calls, client.stats.requests, client.stats.retries) == (0, 0, 0)
-            merged = client.list_batch_inference_jobs_many(versions, page_size=2, concurrency=6)
-            assert len(await merged.collect()) == 6 * 4
-            first = client.stats
-            first_requests = emu.stats.requests
-            assert first.calls == 6 * 2
-            assert first.requests == first_requests
-            assert first.retries == first.requests - first.calls == first_requests - 12
-            single = client.list_batch_segment_jobs(page_size=10)
-            assert len(await single.collect()) == 6 * 4
-            second = client.stats
-        served = emu.stats.requests
-        failed = emu.stats.throttled + emu.stats.server_errors
+    versions = emulator.solution_version_arns()
+    emulator.faults = faults
+    async with Client(
+        endpoint_url=emulator.endpoint_url,
+        region_name=REGION,
+        retry_mode="standard",
+        max_attempts=10,
+    ) as client:
+        assert (client.stats.calls, client.stats.requests, client.stats.retries) == (0, 0, 0)
+        merged = client.list_batch_inference_jobs_many(versions, page_size=2, concurrency=6)
+        assert len(await merged.collect()) == 6 * 4
+        first = client.stats
+        first_requests = emulator.stats.requests
+        assert first.calls == 6 * 2
+        assert first.requests == first_requests
+        assert first.retries == first.requests - first.calls == first_requests - 12
+        single = client.list_batch_segment_jobs(page_size=10)
+        assert len(await single.collect()) == 6 * 4
+        second = client.stats
+    served = emulator.stats.requests
+    failed = emulator.stats.throttled + emulator.stats.server_errors
     assert served > first_requests
     assert second.calls == 12 + 3
     assert second.requests == served
@@ -258,15 +266,15 @@ async def test_stats_count_calls_and_botocores_retries_across_listings() -> None
     assert second.retries > 0
 
 
-async def test_stats_without_faults_count_every_call_once_and_no_retry() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SIX_VERSIONS))
+async def test_stats_without_faults_count_every_call_once_and_no_retry(emulator: Emulator) -> None:
     """Without faults, a crawl's calls (discovery included) and requests are equal, match
     the server's count, and show no retry."""
-    async with Emulator(EmulatorOptions(inventory=SIX_VERSIONS)) as emu:
-        async with Client(endpoint_url=emu.endpoint_url, region_name=REGION) as client:
-            await client.crawl_batch_jobs(page_size=2).collect()
-            stats = client.stats
-        served = emu.stats.requests
-        discovery = discovery_requests(emu.stats)
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        await client.crawl_batch_jobs(page_size=2).collect()
+        stats = client.stats
+    served = emulator.stats.requests
+    discovery = discovery_requests(emulator.stats)
     assert stats.calls == stats.requests == served
     assert served == discovery + 6 * 2 * 2  # versions x kinds x pages
     assert discovery >= 4  # at least 1 ListDatasetGroups, 1 ListSolutions, 2 ListSolutionVersions

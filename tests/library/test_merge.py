@@ -61,6 +61,8 @@ SPEC = InventorySpec(
     inference_jobs_per_version=5,
     segment_jobs_per_version=4,
 )
+# The emulator fixture's options, unless a test's own mark says otherwise.
+pytestmark = pytest.mark.personalize_emulator(EmulatorOptions(inventory=SPEC))
 # 60 versions of 3 jobs of each kind.
 MANY = InventorySpec(
     dataset_groups=3,
@@ -89,18 +91,6 @@ def page_count(jobs: int, page_size: int) -> int:
     return max(1, math.ceil(jobs / page_size))
 
 
-@asynccontextmanager
-async def emulated(
-    *, inventory: InventorySpec = SPEC, faults: Faults | None = None, **client_options: Any
-) -> AsyncIterator[tuple[Emulator, Client]]:
-    """An in-process emulator and an open Client pointed at it."""
-    async with (
-        Emulator(EmulatorOptions(inventory=inventory, faults=faults or Faults())) as emu,
-        Client(endpoint_url=emu.endpoint_url, **client_options) as client,
-    ):
-        yield emu, client
-
-
 def assert_nothing_logged(caplog: pytest.LogCaptureFixture) -> None:
     """No warning or error was logged (asyncio's own reports are caught by conftest.py)."""
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
@@ -117,27 +107,31 @@ def names(jobs: list[Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_every_job_arrives_exactly_once_under_latency_with_jitter(kind: Kind) -> None:
+async def test_every_job_arrives_exactly_once_under_latency_with_jitter(
+    emulator: Emulator, kind: Kind
+) -> None:
     """With every request delayed by a random 5-35 ms, so that pages of different versions
     arrive out of order, every job of every version arrives exactly once, each version's
     jobs in service order."""
-    async with emulated() as (emu, client):
-        versions = emu.solution_version_arns()
-        expected = await single_listings(emu, kind, versions)
-        emu.faults = Faults(latency=0.005, latency_jitter=0.03)
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        versions = emulator.solution_version_arns()
+        expected = await single_listings(emulator, kind, versions)
+        emulator.faults = Faults(latency=0.005, latency_jitter=0.03)
         jobs = await many(client, kind)(versions, concurrency=4, page_size=2).collect()
-        assert len(jobs) == sum(emu.job_count(kind, v) for v in versions)
+        assert len(jobs) == sum(emulator.job_count(kind, v) for v in versions)
     assert_exactly_once(jobs, expected)
 
 
-async def test_throttling_and_server_errors_are_retried_and_every_job_arrives_once() -> None:
+async def test_throttling_and_server_errors_are_retried_and_every_job_arrives_once(
+    emulator: Emulator,
+) -> None:
     """With 10% of requests throttled and 10% answered 500/503, both kinds listed at once
     each deliver every job exactly once (botocore retried the failures), and the client's
     request counters agree with what the emulator served."""
-    async with emulated(**RETRYING) as (emu, client):
-        versions = emu.solution_version_arns()[:8]
-        expected = {kind: await single_listings(emu, kind, versions) for kind in KINDS}
-        emu.faults = Faults(throttle_rate=0.1, error_rate=0.1)
+    async with Client(endpoint_url=emulator.endpoint_url, **RETRYING) as client:
+        versions = emulator.solution_version_arns()[:8]
+        expected = {kind: await single_listings(emulator, kind, versions) for kind in KINDS}
+        emulator.faults = Faults(throttle_rate=0.1, error_rate=0.1)
         results: dict[Kind, list[Any]] = {}
 
         async def run(kind: Kind) -> None:
@@ -147,7 +141,7 @@ async def test_throttling_and_server_errors_are_retried_and_every_job_arrives_on
         async with anyio.create_task_group() as tg:
             for kind in KINDS:
                 tg.start_soon(run, kind)
-        stats = emu.stats
+        stats = emulator.stats
         assert stats.throttled > 0
         assert stats.server_errors > 0
         calls = sum(page_count(len(arns), 2) for e in expected.values() for arns in e.values())
@@ -158,31 +152,34 @@ async def test_throttling_and_server_errors_are_retried_and_every_job_arrives_on
         assert_exactly_once(results[kind], expected[kind])
 
 
-async def test_a_version_given_twice_is_listed_once() -> None:
+async def test_a_version_given_twice_is_listed_once(emulator: Emulator) -> None:
     """Versions given more than once (from a one-shot iterator) are listed once each: every
     job arrives once and the emulator sees one chain of requests per version."""
-    async with emulated() as (emu, client):
-        a, b, c = emu.solution_version_arns()[:3]
-        expected = await single_listings(emu, "inference", [a, b, c])
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        a, b, c = emulator.solution_version_arns()[:3]
+        expected = await single_listings(emulator, "inference", [a, b, c])
         listing = client.list_batch_inference_jobs_many(iter([a, b, a, c, b, a]), page_size=2)
         jobs = await listing.collect()
-        assert emu.stats.by_operation["ListBatchInferenceJobs"] == 3 * page_count(5, 2)
+        assert emulator.stats.by_operation["ListBatchInferenceJobs"] == 3 * page_count(5, 2)
     assert_exactly_once(jobs, expected)
     assert listing.progress.versions == 3
     assert listing.progress.versions_done == 3
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_sixty_versions_one_job_per_page_all_arrive_exactly_once(kind: Kind) -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=MANY))
+async def test_sixty_versions_one_job_per_page_all_arrive_exactly_once(
+    emulator: Emulator, kind: Kind
+) -> None:
     """Sixty versions listed one job per page (180 requests over 10 workers) deliver every
     job exactly once, with one request per page."""
-    async with emulated(inventory=MANY) as (emu, client):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        versions = emulator.solution_version_arns()
         assert len(versions) == 60
-        expected = await single_listings(emu, kind, versions)
+        expected = await single_listings(emulator, kind, versions)
         listing = many(client, kind)(versions, concurrency=10, page_size=1)
         jobs = await listing.collect()
-        assert emu.stats.requests == 60 * page_count(3, 1)
+        assert emulator.stats.requests == 60 * page_count(3, 1)
     assert_exactly_once(jobs, expected)
     assert listing.progress == MergeProgress(
         versions=60,
@@ -199,24 +196,28 @@ async def test_sixty_versions_one_job_per_page_all_arrive_exactly_once(kind: Kin
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("concurrency", [1, 3, 8])
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SPEC, faults=Faults(latency=0.01)))
 async def test_concurrency_is_the_servers_peak_of_requests_in_flight(
-    kind: Kind, concurrency: int
+    emulator: Emulator, kind: Kind, concurrency: int
 ) -> None:
     """With more versions than workers and every request taking 10 ms, the emulator sees
     exactly `concurrency` requests of the listing in flight at the peak, never more."""
-    async with emulated(faults=Faults(latency=0.01)) as (emu, client):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        versions = emulator.solution_version_arns()
         listing = many(client, kind)(versions, concurrency=concurrency, page_size=2)
         jobs = await listing.collect()
-        assert emu.stats.peak_in_flight == concurrency
-        assert len(jobs) == sum(emu.job_count(kind, v) for v in versions)
+        assert emulator.stats.peak_in_flight == concurrency
+        assert len(jobs) == sum(emulator.job_count(kind, v) for v in versions)
 
 
-async def test_the_clients_max_concurrency_caps_two_merged_listings_at_once() -> None:
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=SPEC, faults=Faults(latency=0.01)))
+async def test_the_clients_max_concurrency_caps_two_merged_listings_at_once(
+    emulator: Emulator,
+) -> None:
     """Two merged listings of concurrency 3 run at once by a client with max_concurrency=4
     have exactly 4 requests in flight at the emulator's peak, not 6."""
-    async with emulated(faults=Faults(latency=0.01), max_concurrency=4) as (emu, client):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url, max_concurrency=4) as client:
+        versions = emulator.solution_version_arns()
         counts: dict[Kind, int] = {}
 
         async def run(kind: Kind) -> None:
@@ -225,20 +226,20 @@ async def test_the_clients_max_concurrency_caps_two_merged_listings_at_once() ->
         async with anyio.create_task_group() as tg:
             for kind in KINDS:
                 tg.start_soon(run, kind)
-        assert emu.stats.peak_in_flight == 4
+        assert emulator.stats.peak_in_flight == 4
     assert counts == {"inference": 12 * 5, "segment": 12 * 4}
 
 
-async def test_a_slow_version_holds_one_worker_while_the_others_finish() -> None:
+async def test_a_slow_version_holds_one_worker_while_the_others_finish(emulator: Emulator) -> None:
     """With one version's requests delayed by a minute, every job of all the other versions
     arrives while that one request is still in flight (no convoy behind it), and leaving
     the listing then abandons it."""
-    async with emulated() as (emu, client):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        versions = emulator.solution_version_arns()
         slow, others = versions[0], versions[1:]
-        expected = await single_listings(emu, "inference", others)
+        expected = await single_listings(emulator, "inference", others)
         wanted = sum(len(arns) for arns in expected.values())
-        emu.faults = Faults(version_latency={slow: 60})
+        emulator.faults = Faults(version_latency={slow: 60})
         seen: list[Any] = []
         listing = client.list_batch_inference_jobs_many(versions, concurrency=3, page_size=2)
         with anyio.fail_after(10):  # a convoy would wait the minute out
@@ -247,10 +248,10 @@ async def test_a_slow_version_holds_one_worker_while_the_others_finish() -> None
                     assert page.solution_version_arn != slow
                     seen.extend(page.items)
                     if len(seen) == wanted:
-                        assert emu.stats.in_flight == 1  # the slow version's request
+                        assert emulator.stats.in_flight == 1  # the slow version's request
                         break
         assert producer_tasks() == set()
-        await wait_until(lambda: emu.stats.in_flight == 0, within=5)
+        await wait_until(lambda: emulator.stats.in_flight == 0, within=5)
     assert_exactly_once(seen, expected)
 
 
@@ -321,21 +322,24 @@ async def test_a_stalled_consumer_has_at_most_concurrency_times_prefetch_pages_a
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_denied_version_raises_its_own_error_once_the_pool_has_stopped(
+    emulator: Emulator,
     kind: Kind,
 ) -> None:
     """Under on_error="raise", a version the emulator denies raises the original
     AccessDeniedError (not a group or wrapper) naming that version and operation; when it
     is raised no worker is left, and another version's minute-long request is abandoned."""
-    async with emulated(**NO_RETRY) as (emu, client):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url, **NO_RETRY) as client:
+        versions = emulator.solution_version_arns()
         slow, denied = versions[0], versions[2]
-        emu.faults = Faults(deny_solution_versions=frozenset({denied}), version_latency={slow: 60})
+        emulator.faults = Faults(
+            deny_solution_versions=frozenset({denied}), version_latency={slow: 60}
+        )
         listing = many(client, kind)(versions, concurrency=4)
         with anyio.fail_after(10), pytest.raises(AccessDeniedError) as info:
             await listing.collect()
         assert producer_tasks() == set()
-        await wait_until(lambda: emu.stats.in_flight == 0, within=5)
-        assert emu.stats.denied == 1
+        await wait_until(lambda: emulator.stats.in_flight == 0, within=5)
+        assert emulator.stats.denied == 1
     exc = info.value
     assert type(exc) is AccessDeniedError
     assert exc.code == "AccessDeniedException"
@@ -374,16 +378,18 @@ async def test_the_first_failure_cancels_the_requests_of_the_other_workers() -> 
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_skip_lists_the_other_versions_and_records_the_failure(kind: Kind) -> None:
+async def test_skip_lists_the_other_versions_and_records_the_failure(
+    emulator: Emulator, kind: Kind
+) -> None:
     """Under on_error="skip", a denied version does not stop the others: every other job
     arrives once, the denied version never delivers a page (it never looks finished),
     `.failures` holds one ListingFailure with its AccessDeniedError, and the progress
     counts add up."""
-    async with emulated(**NO_RETRY) as (emu, client):
-        versions = emu.solution_version_arns()
+    async with Client(endpoint_url=emulator.endpoint_url, **NO_RETRY) as client:
+        versions = emulator.solution_version_arns()
         denied = versions[4]
-        expected = await single_listings(emu, kind, [v for v in versions if v != denied])
-        emu.faults = Faults(deny_solution_versions=frozenset({denied}))
+        expected = await single_listings(emulator, kind, [v for v in versions if v != denied])
+        emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
         listing = many(client, kind)(versions, concurrency=3, page_size=2, on_error="skip")
         pages = [page async for page in listing.pages()]
     jobs = [job for page in pages for job in page.items]
@@ -450,13 +456,14 @@ async def test_a_chain_failing_midway_keeps_the_token_to_resume_it_from() -> Non
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_starting_tokens_resume_a_version_after_the_page_that_returned_it(
+    emulator: Emulator,
     kind: Kind,
 ) -> None:
     """A version given with the next_token of its first page lists exactly its jobs after
     that page, while the other versions list from their start."""
-    async with emulated() as (emu, client):
-        versions = emu.solution_version_arns()[:4]
-        expected = await single_listings(emu, kind, versions)
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        versions = emulator.solution_version_arns()[:4]
+        expected = await single_listings(emulator, kind, versions)
         resumed = versions[1]
         if kind == "inference":
             single: Listing[Any] = client.list_batch_inference_jobs(
@@ -475,14 +482,15 @@ async def test_starting_tokens_resume_a_version_after_the_page_that_returned_it(
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_pages_name_their_chain_and_each_chain_ends_with_a_tokenless_page(
+    emulator: Emulator,
     kind: Kind,
 ) -> None:
     """Every page names its version, kind and region; each version's pages hold its jobs
     in service order and exactly its last page has no next_token; a version without jobs
     gives one empty last page."""
-    async with emulated() as (emu, client):
-        versions = emu.solution_version_arns()[:5] + UNKNOWN
-        expected = await single_listings(emu, kind, versions)
+    async with Client(endpoint_url=emulator.endpoint_url) as client:
+        versions = emulator.solution_version_arns()[:5] + UNKNOWN
+        expected = await single_listings(emulator, kind, versions)
         listing = many(client, kind)(versions, concurrency=3, page_size=2)
         pages = [page async for page in listing.pages()]
     chains: dict[str | None, list[Page[Any]]] = {}
