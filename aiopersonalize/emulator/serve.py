@@ -387,6 +387,13 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     async with Emulator(options) as emulator:
+        # Before the URL is printed: whoever reads it may stop us at once, and SIGTERM
+        # must then end the server cleanly, not kill it.
+        signals: list[signal.Signals] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+                signals.append(signum)
         # The first line of output is the endpoint URL and nothing else.
         sys.stdout.write(emulator.endpoint_url + "\n")
         sys.stdout.flush()
@@ -400,11 +407,6 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
             "Ctrl-C stops.\n"
         )
         sys.stderr.flush()
-        signals: list[signal.Signals] = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, stop.set)
-                signals.append(signum)
         transport: asyncio.BaseTransport | None = None
         if stop_on_stdin_eof:
             transport, _ = await loop.connect_read_pipe(lambda: _StopOnEof(stop), sys.stdin)
