@@ -40,6 +40,7 @@ from ._models import (
 from ._paging import Listing
 from ._validation import check_resume
 from ._vocabulary import (
+    CRAWL_STRATEGIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
@@ -49,6 +50,7 @@ from ._vocabulary import (
     ON_ERROR_POLICIES,
     RETRY_MODES,
     ChainKey,
+    CrawlStrategy,
     JobKindName,
     OnError,
     RetryMode,
@@ -60,6 +62,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "CRAWL_STRATEGIES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_PAGE_SIZE",
@@ -79,6 +82,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "ConfigurationError",
+    "CrawlStrategy",
     "FieldsForThemeGeneration",
     "InvalidInputError",
     "InvalidNextTokenError",

@@ -33,6 +33,7 @@ from ._models import (
 from ._paging import Listing, TaskSet, hand_over, inline_source, page_chain, prefetch_source
 from ._transport import Limits, Transport, TransportOptions, check_service, pool_size
 from ._vocabulary import (
+    CRAWL_STRATEGIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
@@ -40,6 +41,7 @@ from ._vocabulary import (
     ON_ERROR_POLICIES,
     RETRY_MODES,
     ChainKey,
+    CrawlStrategy,
     JobKindName,
     OnError,
     RetryMode,
@@ -482,6 +484,7 @@ class Client:
         *,
         kinds: Iterable[JobKindName] = JOB_KIND_NAMES,
         regions: Iterable[str] | None = None,
+        strategy: CrawlStrategy | None = None,
         solution_version_arns: Iterable[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -491,21 +494,29 @@ class Client:
         | Mapping[tuple[str, str, str], str | None]
         | None = None,
     ) -> MergedListing[BatchInferenceJobSummary | BatchSegmentJobSummary]:
-        """The batch jobs of a whole account: every solution version, found by listing
-        dataset groups, their solutions and the solutions' versions, in each region.
+        """The batch jobs of a whole account, in each region, as one merged listing.
 
-        Discovery and the job listings share one pool of ``concurrency`` workers, so
-        jobs arrive while discovery goes on. Each page names its ``region``, ``kind``
-        and ``solution_version_arn``.
+        With ``strategy="account"`` (the default), each kind of job of each region is
+        one listing without a solution version filter: one call per page of jobs,
+        whatever the number of solution versions, and also the jobs of versions deleted
+        since. With ``strategy="versions"``, each solution version's jobs are listed on
+        their own, the versions found by listing dataset groups, their solutions and
+        the solutions' versions: one call per page of each version's jobs, plus
+        discovery; discovery and the listings share the pool, so jobs arrive while
+        discovery goes on. Each page names its ``region``, ``kind`` and
+        ``solution_version_arn`` (``None`` for an account-wide listing).
 
         :param kinds: which jobs: ``"inference"``, ``"segment"`` or both.
         :param regions: the regions to crawl (default: the client's own). Each gets a
             client of its own with this client's options, under this client's limits.
-        :param solution_version_arns: list these versions instead of discovering them,
-            each in the region its ARN names.
-        :param resume: ``(region, kind, solution_version_arn)`` -> the ``next_token``
-            to resume that chain after, or ``None`` for a chain already listed to the
-            end (it is skipped). Build it from the pages of an interrupted crawl.
+        :param strategy: ``"account"`` or ``"versions"``, as above; default
+            ``"account"``, or ``"versions"`` with ``solution_version_arns``.
+        :param solution_version_arns: list these versions' jobs only, each in the
+            region its ARN names (no discovery).
+        :param resume: ``(region, kind, solution_version_arn)`` (the ARN ``None`` for an
+            account-wide listing) -> the ``next_token`` to resume that chain after, or
+            ``None`` for a chain already listed to the end (it is skipped). Build it
+            from the pages of an interrupted crawl.
         :param concurrency, page_size, prefetch, on_error: as for
             :meth:`list_batch_inference_jobs_many`; under ``"skip"``, a failed
             discovery call is a failure whose ``solution_version_arn`` is ``None``.
@@ -521,12 +532,22 @@ class Client:
                 raise ParamValidationError(
                     "regions", f"a wrapped client covers its own region {own!r} only"
                 )
+        how = None if strategy is None else check.choice("strategy", strategy, CRAWL_STRATEGIES)
         checked_resume = check.resume_map("resume", resume, JOB_KIND_NAMES)
         discovery: Discovery | None = None
         chains: list[JobChain] = []
         if solution_version_arns is None:
-            discovery = Discovery(regions=where or (None,), kinds=chosen)
+            if how == "versions":
+                discovery = Discovery(regions=where or (None,), kinds=chosen)
+            else:
+                chains = [JobChain(r, kind, None) for r in where or (None,) for kind in chosen]
         else:
+            if how == "account":
+                raise ParamValidationError(
+                    "strategy",
+                    "an account-wide crawl lists every version; give solution_version_arns "
+                    "or strategy='account', not both",
+                )
             if where is not None:
                 raise ParamValidationError(
                     "regions",
@@ -543,7 +564,8 @@ class Client:
             chains,
             discovery=discovery,
             resume=checked_resume,
-            description=f"crawl of {'/'.join(names)} jobs",
+            description=f"crawl of {'/'.join(names)} jobs"
+            + (f" by {how or 'account'}" if solution_version_arns is None else ""),
             concurrency=concurrency,
             page_size=page_size,
             prefetch=prefetch,
@@ -618,7 +640,7 @@ class _Fetcher:
         self,
         region: str,
         kind: JobKind[Any, Any],
-        solution_version_arn: str,
+        solution_version_arn: str | None,
         next_token: str | None,
         max_results: int,
     ) -> Page[Any]:

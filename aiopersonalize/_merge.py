@@ -64,9 +64,10 @@ T = TypeVar("T")
 class ListingFailure:
     """A chain that could not be listed to the end (``on_error="skip"``).
 
-    ``solution_version_arn`` is ``None`` when a discovery call failed; ``parent_arn``
-    then names the dataset group (``ListSolutions``) or solution
-    (``ListSolutionVersions``) whose children were being listed. ``next_token`` is
+    ``solution_version_arn`` is ``None`` for an account-wide listing of ``kind``, and
+    when a discovery call failed: ``kind`` is ``None`` then, and ``parent_arn`` names
+    the dataset group (``ListSolutions``) or solution (``ListSolutionVersions``) whose
+    children were being listed. ``next_token`` is
     where to resume: the token after the last page delivered (or the starting
     token; ``None``: from the start).
     """
@@ -84,8 +85,9 @@ class ListingFailure:
 class MergeProgress:
     """How far a merged listing has got.
 
-    ``versions`` counts chains of jobs, one per kind and solution version, known so
-    far (given, or discovered; chains a crawl resumes as complete count as done).
+    ``versions`` counts chains of jobs known so far, one per kind and solution version
+    (given, or discovered), or per kind and region for an account-wide crawl; chains a
+    crawl resumes as complete count as done.
     ``pages`` and ``jobs`` count what has been handed to you.
     """
 
@@ -106,7 +108,7 @@ class PageFetcher(Protocol):
         self,
         region: str,
         kind: JobKind[Any, Any],
-        solution_version_arn: str,
+        solution_version_arn: str | None,
         next_token: str | None,
         max_results: int,
     ) -> Page[Any]: ...
@@ -123,11 +125,12 @@ class PageFetcher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JobChain:
-    """The jobs of one kind of one solution version (region ``None``: the client's)."""
+    """The jobs of one kind of one solution version, or of the whole account
+    (``solution_version_arn`` ``None``), in a region (``None``: the client's)."""
 
     region: str | None
     kind: JobKind[Any, Any]
-    solution_version_arn: str
+    solution_version_arn: str | None
     starting_token: str | None = None
 
 
@@ -239,7 +242,7 @@ class _Run:
         return next(ready for ready in self._ready if ready).popleft()
 
     def _add_jobs(
-        self, region: str, kind: JobKind[Any, Any], arn: str, token: str | None = None
+        self, region: str, kind: JobKind[Any, Any], arn: str | None, token: str | None = None
     ) -> None:
         key = ChainKey(region, kind.name, arn)
         if key in self._seen:

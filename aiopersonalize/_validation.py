@@ -208,13 +208,16 @@ def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
 
 
 def chain_key(name: str, key: object, kinds: Iterable[JobKindName]) -> ChainKey:
-    """A ``(region, kind, solution_version_arn)`` tuple, checked part by part."""
+    """A ``(region, kind, solution_version_arn)`` tuple, checked part by part (the ARN
+    ``None`` for an account-wide chain)."""
     if not isinstance(key, tuple) or len(key) != 3:
         raise ParamValidationError(
             name, f"keys are (region, kind, solution_version_arn) tuples, got {_show(key)}"
         )
     where = f"{name}[{_show(key)}]"
-    return ChainKey(region(where, key[0]), choice(where, key[1], kinds), arn(where, key[2]))
+    return ChainKey(
+        region(where, key[0]), choice(where, key[1], kinds), optional_arn(where, key[2])
+    )
 
 
 def resume_map(
@@ -236,7 +239,8 @@ def check_resume(
     resume: object, *, kinds: Iterable[JobKindName] = JOB_KIND_NAMES
 ) -> dict[ChainKey, str | None]:
     """A crawl's ``resume`` mapping checked as :meth:`Client.crawl_batch_jobs` checks it:
-    ``(region, kind, solution_version_arn)`` keys of ``kinds``, to tokens or ``None``.
+    ``(region, kind, solution_version_arn or None)`` keys of ``kinds``, to tokens or
+    ``None``.
 
     For tools that keep resume positions of their own (a checkpoint, a database) and
     want to refuse a damaged one before starting a crawl.

@@ -13,6 +13,7 @@ from typing import Final, Literal, NamedTuple
 __all__ = [
     "ARN_MAX_LENGTH",
     "ARN_PATTERN",
+    "CRAWL_STRATEGIES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_PAGE_SIZE",
@@ -24,6 +25,7 @@ __all__ = [
     "ON_ERROR_POLICIES",
     "RETRY_MODES",
     "ChainKey",
+    "CrawlStrategy",
     "JobKindName",
     "OnError",
     "RetryMode",
@@ -56,15 +58,25 @@ DEFAULT_CONCURRENCY: Final = 10
 """A merged listing's (or crawl's) own cap on requests in flight."""
 
 
+CrawlStrategy = Literal["account", "versions"]
+"""How a crawl covers an account: ``"account"``, one listing per region and job kind,
+without a solution version filter (the fewest calls: one per page of jobs);
+``"versions"``, one listing per solution version and job kind, the versions found by
+listing dataset groups, solutions and their versions."""
+
+CRAWL_STRATEGIES: Final[tuple[CrawlStrategy, ...]] = ("account", "versions")
+
+
 class ChainKey(NamedTuple):
-    """One chain of pages of jobs: a job kind of one solution version, in one region.
+    """One chain of pages of jobs: a job kind in one region, of one solution version or
+    (``solution_version_arn`` ``None``) of the whole account there.
 
     Equal to (and hashed as) the plain tuple ``(region, kind, solution_version_arn)``.
     """
 
     region: str
     kind: JobKindName
-    solution_version_arn: str
+    solution_version_arn: str | None
 
 
 # -- the service's limits (the model's shapes) ------------------------------------------

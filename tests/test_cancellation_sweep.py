@@ -533,7 +533,7 @@ async def test_a_crawl_cancelled_at_any_moment(emulator: Emulator) -> None:
         expected.update(await chains_of_versions(client, versions, ("inference", "segment")))
 
     def make(client: Client) -> MergedListing[Any]:
-        return client.crawl_batch_jobs(concurrency=4, page_size=2)
+        return client.crawl_batch_jobs(strategy="versions", concurrency=4, page_size=2)
 
     await client_sweep(
         emulator,
@@ -662,7 +662,9 @@ def start_call(client: Client, what: str, versions: list[str], job_arn: str) -> 
             versions, concurrency=4, page_size=1, on_error=policy
         )
     if what.startswith("crawl"):
-        return client.crawl_batch_jobs(concurrency=4, page_size=1, on_error=policy)
+        return client.crawl_batch_jobs(
+            strategy="versions", concurrency=4, page_size=1, on_error=policy
+        )
 
     async def describe() -> Any:
         yield await client.describe_batch_inference_job(job_arn)

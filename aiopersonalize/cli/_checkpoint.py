@@ -1,13 +1,15 @@
 """The checkpoint journal of ``aiopersonalize crawl --checkpoint FILE``.
 
 A crawl writes its output page by page; the journal says how far that output is good.
-It is an append-only JSON Lines file (format 2):
+It is an append-only JSON Lines file (format 3; format 2 had no account-wide chains
+and no ``strategy`` parameter):
 
 - line 1, the header: the format version and the crawl's parameters that determine its
   output. It is written to a temporary file and renamed into place, so a journal never
   exists without a whole header.
 - then one entry per page, appended after the page was written to the output and the
-  output flushed: the page's chain ``(region, kind, version)``, the token after it
+  output flushed: the page's chain ``(region, kind, version)`` (``version`` ``null``
+  for an account-wide listing of that kind in that region), the token after it
   (``null`` once the chain is complete), the output's length after it (``offset``) and
   the CRC-32 of the output's bytes up to that length (``output_crc``, running over
   every byte the crawl writes).
@@ -18,7 +20,7 @@ It is an append-only JSON Lines file (format 2):
 
 Resuming (:func:`recover`) reads the journal and ignores a torn last line (the process
 died while appending it): every other line must be whole and valid (checksum, types,
-a kind the crawl lists, a region name, a solution version ARN, a token as the API
+a kind the crawl lists, a region name, a solution version ARN or null, a token as the API
 takes it, offsets that never go back), or the checkpoint is refused as damaged, naming
 the line. It then reads the output once, computing its CRC at each entry's offset, and
 keeps the entries up to the first whose offset is past the output's end or whose CRC
@@ -62,7 +64,7 @@ __all__ = [
     "recover",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _MAGIC = "aiopersonalize-checkpoint"
 # How often the output and the journal are forced to disk while a crawl runs; a crash
 # of the machine loses at most this much work (a killed process loses nothing).
@@ -168,10 +170,10 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
             raise _damaged(1, "the header is not valid")
         raise CheckpointError("not an aiopersonalize checkpoint")
     version = header[_MAGIC]
-    if version == 1:
+    if version in (1, 2):
         raise CheckpointError(
-            "the checkpoint is in format 1, written by aiopersonalize before 1.0, which "
-            f"cannot be resumed; {_START_OVER}"
+            f"the checkpoint is in format {version}, written by aiopersonalize before 1.0, "
+            f"which cannot be resumed; {_START_OVER}"
         )
     if version != FORMAT_VERSION:
         raise CheckpointError(

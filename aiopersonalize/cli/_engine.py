@@ -26,6 +26,7 @@ from aiopersonalize import (
     JOB_KIND_NAMES,
     ChainKey,
     Client,
+    CrawlStrategy,
     JobKindName,
     ListingFailure,
     MergedListing,
@@ -55,12 +56,19 @@ class Plan:
     concurrency: int = DEFAULT_CONCURRENCY
     page_size: int = DEFAULT_PAGE_SIZE
     on_error: OnError = "skip"
+    strategy: CrawlStrategy | None = None
     resume: Mapping[ChainKey, str | None] | None = None
+
+    @property
+    def resolved_strategy(self) -> CrawlStrategy:
+        """The strategy the crawl uses: the one given, or the library's default."""
+        return self.strategy or ("versions" if self.versions is not None else "account")
 
     def listing(self, client: Client) -> MergedListing[Job]:
         return client.crawl_batch_jobs(
             kinds=self.kinds,
             regions=self.regions,
+            strategy=self.strategy,
             solution_version_arns=self.versions,
             concurrency=self.concurrency,
             page_size=self.page_size,
@@ -85,10 +93,11 @@ class Outcome:
     resumed_chains: int = 0
     kept_bytes: int = 0
     reader_gone: bool = False  # stdout's reader closed the pipe
+    strategy: CrawlStrategy | None = None  # what a listing is: see the summary
 
 
 def _chain(page: Page[Job]) -> ChainKey:
-    if page.region is None or page.kind is None or page.solution_version_arn is None:
+    if page.region is None or page.kind is None:
         raise RuntimeError(f"a crawl page without its chain: {page!r}")  # pragma: no cover
     return ChainKey(page.region, page.kind, page.solution_version_arn)
 
@@ -203,7 +212,7 @@ async def crawl(
 
     :raises ParamValidationError: the plan is invalid (nothing was sent).
     """
-    outcome = Outcome()
+    outcome = Outcome(strategy=plan.resolved_strategy)
     listing = plan.listing(client)
     line = _ProgressLine(progress) if progress is not None else None
     try:

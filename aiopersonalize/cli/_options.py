@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from aiopersonalize import (
+    CRAWL_STRATEGIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
@@ -87,6 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="ARN",
         help="list this solution version's jobs (repeatable); no discovery then",
+    )
+    what.add_argument(
+        "--strategy",
+        choices=CRAWL_STRATEGIES,
+        help="account: one listing per region and job kind, the fewest calls; versions: "
+        "one per solution version and kind, the versions found by listing dataset groups "
+        "and solutions (default: account, or versions with --solution-version-arn)",
     )
     how = parser.add_argument_group("how")
     how.add_argument(
@@ -196,6 +204,7 @@ def read_options(args: argparse.Namespace) -> Options:
         kinds=kinds,
         regions=_unique(args.region),
         versions=_unique(args.solution_version_arn),
+        strategy=args.strategy,
         concurrency=args.concurrency,
         page_size=args.page_size,
         on_error=args.on_error,

@@ -59,6 +59,7 @@ def _checkpoint_params(options: Options) -> dict[str, Any]:
         "regions": None if plan.regions is None else sorted(plan.regions),
         "kinds": sorted(plan.kinds),
         "versions": None if plan.versions is None else sorted(plan.versions),
+        "strategy": plan.resolved_strategy,
         "endpoint_url": options.endpoint_url,
         "profile": options.profile,
         "page_size": plan.page_size,

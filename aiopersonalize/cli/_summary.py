@@ -83,8 +83,11 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
     )
     if outcome.progress is not None:
         p = outcome.progress
+        unit = (
+            "region x job kind" if outcome.strategy == "account" else "solution version x job kind"
+        )
         lines.append(
-            f"listings (solution version x job kind): {p.versions_done} of {p.versions} "
+            f"listings ({unit}): {p.versions_done} of {p.versions} "
             f"complete, {p.versions_failed} failed"
         )
     lines.extend(f"  failed: {failure_line(f)}" for f in outcome.failures)

@@ -37,6 +37,7 @@ V1 = ("us-east-1", "inference", "arn:aws:personalize:us-east-1:1:solution/a/1")
 V2 = ("us-east-1", "inference", "arn:aws:personalize:us-east-1:1:solution/a/2")
 S1 = ("us-east-1", "segment", "arn:aws:personalize:us-east-1:1:solution/a/1")
 E1 = ("eu-west-1", "inference", "arn:aws:personalize:eu-west-1:1:solution/b/1")
+A1 = ("eu-west-1", "segment", None)  # an account-wide chain: no solution version
 
 Pages = Sequence[tuple[ChainKey, str | None, bytes]]
 
@@ -46,18 +47,21 @@ def jobs(name: str, count: int) -> bytes:
 
 
 # A crawl's pages in the order they were written: empty pages (first ones included, at
-# offset 0), a complete empty chain, several chains, kinds and regions, a long token.
+# offset 0), a complete empty chain, several chains, kinds and regions, an account-wide
+# chain, a long token.
 PAGES: Pages = [
     (V1, "v1/t1", b""),
     (S1, None, b""),
     (V1, "v1/t2", jobs("v1", 3)),
     (V2, "v2+t1=" + "x" * 200, jobs("v2", 2)),
     (E1, "e1 t1", jobs("e1", 1)),
+    (A1, "a1 t1", jobs("a1", 2)),
     (V1, "v1/t3", b""),
     (V2, None, jobs("v2b", 4)),
     (V1, None, jobs("v1b", 2)),
     (E1, "e1 t2", jobs("e1b", 3)),
     (E1, None, jobs("e1c", 1)),
+    (A1, None, jobs("a1b", 1)),
 ]
 # The same crawl run another time, when the jobs had other names: the same lengths.
 OTHER_PAGES: Pages = [(key, token, data.upper()) for key, token, data in PAGES]
@@ -66,7 +70,7 @@ CLEAR_REFUSAL = (
     r"damaged at line \d+ \(.+\); delete the checkpoint and rerun"
     r"|not an aiopersonalize checkpoint"
     r"|does not match its checkpoint \(replaced, edited, or another crawl's\)"
-    r"|format 1, written by aiopersonalize before 1\.0, which cannot be resumed; delete"
+    r"|format [12], written by aiopersonalize before 1\.0, which cannot be resumed; delete"
     r"|checkpoint format .+ is not supported"
     r"|made by a different crawl \(.+ differ\)"
 )
@@ -173,7 +177,7 @@ def test_journal_lines_are_sealed_as_documented(tmp_path: Path) -> None:
     data = journal.read_bytes()
     lines = [json.loads(line) for line in data.splitlines()]
     assert resealed(lines) == data
-    assert lines[0]["aiopersonalize-checkpoint"] == 2
+    assert lines[0]["aiopersonalize-checkpoint"] == 3
     assert lines[0]["params"] == PARAMS
     written = output.read_bytes()
     for entry, (_, offset) in zip(lines[1:], STATES[1:], strict=True):
@@ -258,16 +262,22 @@ def test_unreadable_checkpoint_is_refused(tmp_path: Path) -> None:
 
 
 def test_format_1_journal_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    """A journal of format 1 (no checksums, before 1.0) is refused, saying to delete it
-    and rerun; so is a format this version does not know."""
+    """A journal of format 1 (no checksums, before 1.0) or 2 (no account-wide chains) is
+    refused, saying to delete it and rerun; so is a format this version does not know."""
     journal, output = journal_with(tmp_path, PAGES)
     journal.write_bytes(format_1(PAGES))
     with pytest.raises(
         CheckpointError, match=r"format 1, .* before 1\.0, .* delete the checkpoint"
     ):
         recover(journal, output, PARAMS, kinds=KINDS)
-    rewrite(journal, 1, **{"aiopersonalize-checkpoint": 3})
-    with pytest.raises(CheckpointError, match="format 3 is not supported"):
+    journal, output = journal_with(tmp_path, PAGES)
+    rewrite(journal, 1, **{"aiopersonalize-checkpoint": 2})
+    with pytest.raises(
+        CheckpointError, match=r"format 2, .* before 1\.0, .* delete the checkpoint"
+    ):
+        recover(journal, output, PARAMS, kinds=KINDS)
+    rewrite(journal, 1, **{"aiopersonalize-checkpoint": 4})
+    with pytest.raises(CheckpointError, match="format 4 is not supported"):
         recover(journal, output, PARAMS, kinds=KINDS)
 
 
@@ -375,7 +385,7 @@ def test_header_is_written_whole_without_leftovers(tmp_path: Path) -> None:
     journal, _ = journal_with(tmp_path, [])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j", "o"]
     header = json.loads(journal.read_bytes())
-    assert header == {"aiopersonalize-checkpoint": 2, "params": PARAMS, "crc": header["crc"]}
+    assert header == {"aiopersonalize-checkpoint": 3, "params": PARAMS, "crc": header["crc"]}
 
 
 # -- every damage: refused clearly, or a correct prefix ----------------------------------

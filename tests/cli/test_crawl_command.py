@@ -114,10 +114,24 @@ def assert_exactly_once(jobs: Sequence[dict[str, Any]]) -> None:
 # -- what a crawl writes ----------------------------------------------------------------
 
 
-def test_output_is_the_emulators_inventory(emulator_in_thread: Emulator, tmp_path: Path) -> None:
-    """A discovery crawl to stdout writes every job once, as JSON Lines with kind, region,
-    AWS member names and ISO-8601 UTC timestamps, and a summary to stderr."""
-    result = run_cli(crawl_argv(emulator_in_thread), tmp_path)
+@pytest.mark.parametrize(
+    ("strategy", "listings"),
+    [
+        ((), "listings (region x job kind): 2 of 2 complete, 0 failed"),
+        (("--strategy", "account"), "listings (region x job kind): 2 of 2 complete, 0 failed"),
+        (
+            ("--strategy", "versions"),
+            "listings (solution version x job kind): 8 of 8 complete, 0 failed",
+        ),
+    ],
+)
+def test_output_is_the_emulators_inventory(
+    emulator_in_thread: Emulator, tmp_path: Path, strategy: tuple[str, ...], listings: str
+) -> None:
+    """A crawl to stdout, account-wide (the default) or by discovered versions, writes every
+    job once, as JSON Lines with kind, region, AWS member names and ISO-8601 UTC
+    timestamps, and a summary to stderr."""
+    result = run_cli(crawl_argv(emulator_in_thread, *strategy), tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = [json.loads(line) for line in result.stdout.splitlines()]
     assert counts(jobs) == expected_counts(emulator_in_thread)
@@ -132,7 +146,7 @@ def test_output_is_the_emulators_inventory(emulator_in_thread: Emulator, tmp_pat
             assert stamp.utcoffset() == timedelta(0)
             assert stamp.isoformat() == job[name]
     assert f"jobs: {len(jobs)} (" in result.stderr
-    assert "8 of 8 complete, 0 failed" in result.stderr
+    assert listings in result.stderr.splitlines()
 
 
 def test_explicit_versions_are_listed_without_discovery(
@@ -203,7 +217,10 @@ def test_failing_version_is_reported_and_retried_on_rerun(
     denied = emulator_in_thread.solution_version_arns()[2]
     emulator_in_thread.faults = Faults(deny_solution_versions=frozenset({denied}))
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
-    argv = crawl_argv(emulator_in_thread, "-o", str(output), "--checkpoint", str(checkpoint))
+    argv = crawl_argv(
+        emulator_in_thread,
+        *("--strategy", "versions", "-o", str(output), "--checkpoint", str(checkpoint)),
+    )
     first = run_cli(argv, tmp_path)
     assert first.returncode == 1, first.stderr
     expected = expected_counts(emulator_in_thread)
@@ -230,7 +247,10 @@ def test_raise_policy_stops_with_a_message(emulator_in_thread: Emulator, tmp_pat
     denied = emulator_in_thread.solution_version_arns()[0]
     emulator_in_thread.faults = Faults(deny_solution_versions=frozenset({denied}))
     result = run_cli(
-        crawl_argv(emulator_in_thread, "--on-error", "raise", "-o", str(tmp_path / "jobs.jsonl")),
+        crawl_argv(
+            emulator_in_thread,
+            *("--strategy", "versions", "--on-error", "raise", "-o", str(tmp_path / "jobs.jsonl")),
+        ),
         tmp_path,
     )
     assert result.returncode == 1
@@ -302,8 +322,8 @@ def test_bad_option_value_exits_2() -> None:
 def test_checkpoint_of_another_crawl_is_refused(
     emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
-    """Resuming a checkpoint with different output-determining options exits 2, names
-    them, and leaves the output as it was."""
+    """Resuming a checkpoint with different output-determining options (kinds, strategy)
+    exits 2, names them, and leaves the output as it was."""
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
     files = ("-o", str(output), "--checkpoint", str(checkpoint))
     assert main(crawl_argv(emulator_in_thread, "--kind", "inference", *files)) == 0
@@ -311,6 +331,13 @@ def test_checkpoint_of_another_crawl_is_refused(
     result = run_cli(crawl_argv(emulator_in_thread, "--kind", "segment", *files), tmp_path)
     assert result.returncode == 2
     assert "different crawl (kinds differ)" in result.stderr
+    assert output.read_bytes() == before
+    other = run_cli(
+        crawl_argv(emulator_in_thread, "--kind", "inference", "--strategy", "versions", *files),
+        tmp_path,
+    )
+    assert other.returncode == 2
+    assert "different crawl (strategy differ)" in other.stderr
     assert output.read_bytes() == before
 
 
@@ -339,7 +366,7 @@ def test_rerun_of_a_finished_crawl_writes_nothing(
     assert main(argv) == 0
     assert output.read_bytes() == before
     assert "ListBatchInferenceJobs" not in emulator_in_thread.stats.by_operation
-    assert "resumed: 8 listings already complete" in capsys.readouterr().err
+    assert "resumed: 2 listings already complete" in capsys.readouterr().err
     assert_no_secrets(before, checkpoint.read_bytes())
 
 
@@ -460,7 +487,7 @@ def test_demo_exits_0_with_sample_lines_and_a_summary(tmp_path: Path) -> None:
     assert len(samples) == 3
     assert all(job["kind"] in KINDS for job in samples)
     assert "jobs: 2400 (1200 inference, 1200 segment) in eu-west-1, us-east-1" in lines
-    assert "listings (solution version x job kind): 48 of 48 complete, 0 failed" in lines
+    assert "listings (region x job kind): 4 of 4 complete, 0 failed" in lines
 
 
 # The default inventory's ~0.5 MB of JSON Lines cannot all fit in a pipe's buffer, so

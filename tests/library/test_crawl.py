@@ -1,4 +1,4 @@
-"""The account crawl, ``client.crawl_batch_jobs()``: discovery of dataset groups, solutions
+"""The account crawl, ``client.crawl_batch_jobs(strategy="versions")``: discovery of dataset groups, solutions
 and versions, the job kinds and regions it lists, resuming, both error policies, and
 leaving it early.
 
@@ -210,7 +210,11 @@ class FakeAccount:
             )
         else:
             kind = "inference" if operation == "ListBatchInferenceJobs" else "segment"
-            key = version = body["solutionVersionArn"]
+            # Without a version filter: every version's jobs (an account-wide listing,
+            # denied by the key "<region> <operation>").
+            listed = body.get("solutionVersionArn")
+            key = listed or f"{region} {operation}"
+            everyone = [v for s in groups.values() for vs in s.values() for v in vs]
             member = "batchInferenceJobArn" if kind == "inference" else "batchSegmentJobArn"
             jobs = [
                 {
@@ -220,6 +224,7 @@ class FakeAccount:
                     "creationDateTime": 1_700_000_000 - i,
                     "solutionVersionArn": version,
                 }
+                for version in ([listed] if listed else everyone)
                 for i, arn in enumerate(self.job_arns(region, kind, version))
             ]
             list_key = "batchInferenceJobs" if kind == "inference" else "batchSegmentJobs"
@@ -259,7 +264,120 @@ async def fake_service(account: FakeAccount) -> AsyncIterator[Peer]:
         yield peer
 
 
-# -- discovery --------------------------------------------------------------------------
+# -- the account-wide strategy (the default) ---------------------------------------------
+
+
+@pytest.mark.parametrize("regions", [None, [REGION, OTHER_REGION]])
+async def test_by_default_a_crawl_lists_each_region_and_kind_account_wide(
+    emulator: Emulator, regions: list[str] | None
+) -> None:
+    """By default a crawl makes one account-wide listing per region and kind, with no
+    discovery call: every job of each region once, in as many calls as those listings
+    have pages, each page naming its region and kind and no solution version."""
+    where = regions or [REGION]
+    expected: set[tuple[str, str, str]] = set()
+    single_calls = 0
+    for region in where:
+        before = emulator.stats.requests
+        expected |= await region_inventory(emulator, region)
+        single_calls += emulator.stats.requests - before
+    emulator.stats.reset()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        pages = await all_pages(client.crawl_batch_jobs(regions=regions, page_size=100))
+        assert client.stats.calls == single_calls
+    assert sorted(delivered(pages)) == sorted(expected)
+    assert emulator.stats.requests == single_calls
+    assert not set(emulator.stats.by_operation) & set(DISCOVERY_OPERATIONS)
+    assert {page.solution_version_arn for page in pages} == {None}
+    finished = Counter((page.region, page.kind) for page in pages if page.next_token is None)
+    assert finished == Counter({(region, kind): 1 for region in where for kind in KINDS})
+
+
+async def test_both_strategies_list_the_same_jobs_account_wide_in_far_fewer_calls(
+    emulator: Emulator,
+) -> None:
+    """Account-wide and per-version crawls deliver the same jobs; account-wide makes one
+    call per page of jobs, per-version one per page of each version plus discovery."""
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        by_account = await all_pages(client.crawl_batch_jobs(page_size=PAGE_SIZE))
+        account_calls = client.stats.calls
+        by_version = await all_pages(
+            client.crawl_batch_jobs(strategy="versions", page_size=PAGE_SIZE)
+        )
+        version_calls = client.stats.calls - account_calls
+    assert sorted(delivered(by_account)) == sorted(delivered(by_version))
+    jobs = len(delivered(by_account))
+    assert account_calls == 2 * -(-jobs // 2 // PAGE_SIZE)  # per kind: pages of PAGE_SIZE
+    assert version_calls >= VERSIONS * len(KINDS) * PAGES_PER_CHAIN > account_calls
+
+
+async def test_an_account_wide_crawl_resumes_each_chain_after_its_token(
+    emulator: Emulator,
+) -> None:
+    """Resumed from the first page of each (region, kind) chain, with the ARN ``None`` in
+    its key, a crawl delivers exactly the jobs after those pages, once each."""
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        complete = await all_pages(client.crawl_batch_jobs(page_size=PAGE_SIZE))
+        firsts: dict[tuple[str, str, None], Page[Any]] = {}
+        for page in complete:
+            firsts.setdefault((str(page.region), str(page.kind), None), page)
+        resume = {key: page.next_token for key, page in firsts.items()}
+        assert all(token is not None for token in resume.values())
+        rest = await all_pages(client.crawl_batch_jobs(page_size=PAGE_SIZE, resume=resume))
+    skipped = delivered(firsts.values())
+    assert Counter(delivered(rest)) == Counter(delivered(complete)) - Counter(skipped)
+
+
+async def test_strategies_are_checked_at_the_call(emulator: Emulator) -> None:
+    """An unknown strategy, or an account-wide crawl given solution versions, is refused
+    at the call, naming ``strategy``, before any request."""
+    version = emulator.solution_version_arns()[0]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        for arguments in (
+            {"strategy": "everything"},
+            {"strategy": "account", "solution_version_arns": [version]},
+        ):
+            with pytest.raises(ParamValidationError, match="strategy") as refused:
+                client.crawl_batch_jobs(**arguments)  # type: ignore[arg-type]
+            assert refused.value.parameter == "strategy"
+        given = await client.crawl_batch_jobs(
+            strategy="versions", solution_version_arns=[version]
+        ).collect()
+    assert len(given) == sum(emulator.job_count(kind, version) for kind in KINDS)
+    assert not set(emulator.stats.by_operation) & set(DISCOVERY_OPERATIONS)
+
+
+async def test_a_denied_account_wide_listing_is_one_failure_and_the_rest_is_listed() -> None:
+    """Under ``on_error="skip"``, an account-wide listing the service denies is one
+    failure (its kind and region, no version) and the other kind is listed in full."""
+    account = FakeAccount.build({REGION: {"a": 3, "b": 2}})
+    account.denied.add(f"{REGION} ListBatchSegmentJobs")
+    async with (
+        fake_service(account) as peer,
+        Client(
+            endpoint_url=peer.endpoint_url,
+            region_name=REGION,
+            retry_mode="standard",
+            max_attempts=1,
+        ) as client,
+    ):
+        listing = client.crawl_batch_jobs(on_error="skip")
+        pages = await all_pages(listing)
+        failures = listing.failures
+    assert sorted(delivered(pages)) == sorted(
+        job for job in account.jobs() if job[1] == "inference"
+    )
+    assert [(f.operation, f.region, f.kind, f.solution_version_arn) for f in failures] == [
+        ("ListBatchSegmentJobs", REGION, "segment", None)
+    ]
+    assert isinstance(failures[0].error, AccessDeniedError)
+    assert sorted(operation for operation, _ in peer.requests) == [
+        "ListBatchInferenceJobs",
+        "ListBatchSegmentJobs",
+    ]
+
+
+# -- discovery (strategy="versions") ------------------------------------------------------
 
 
 async def test_discovery_lists_every_job_of_the_region_exactly_once(emulator: Emulator) -> None:
@@ -270,7 +388,7 @@ async def test_discovery_lists_every_job_of_the_region_exactly_once(emulator: Em
     expected = await region_inventory(emulator)
     emulator.stats.reset()
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        listing = client.crawl_batch_jobs(page_size=PAGE_SIZE)
+        listing = client.crawl_batch_jobs(strategy="versions", page_size=PAGE_SIZE)
         pages = await all_pages(listing)
     versions = set(emulator.solution_version_arns())
     stats = emulator.stats
@@ -324,7 +442,7 @@ async def test_a_crawl_lists_only_the_kinds_asked_and_each_once(
     expected = await region_inventory(emulator, kinds=listed)
     emulator.stats.reset()
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        listing = client.crawl_batch_jobs(kinds=kinds, page_size=PAGE_SIZE)  # type: ignore[arg-type]
+        listing = client.crawl_batch_jobs(strategy="versions", kinds=kinds, page_size=PAGE_SIZE)  # type: ignore[arg-type]
         pages = await all_pages(listing)
     stats = emulator.stats
     jobs = delivered(pages)
@@ -381,7 +499,7 @@ async def test_one_client_crawls_several_regions(emulator: Emulator) -> None:
     expected = await region_inventory(emulator, REGION)
     expected |= await region_inventory(emulator, OTHER_REGION)
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        listing = client.crawl_batch_jobs(regions=regions, page_size=PAGE_SIZE)
+        listing = client.crawl_batch_jobs(strategy="versions", regions=regions, page_size=PAGE_SIZE)
         pages = await all_pages(listing)
     versions = {r: set(emulator.solution_version_arns(r)) for r in regions}
     jobs = delivered(pages)
@@ -449,7 +567,9 @@ async def test_the_pool_caps_discovery_and_listing_together(
     emulator.stats.reset()
     emulator.faults = Faults(latency=0.02)
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        pages = await all_pages(client.crawl_batch_jobs(concurrency=concurrency))
+        pages = await all_pages(
+            client.crawl_batch_jobs(strategy="versions", concurrency=concurrency)
+        )
     peak = emulator.stats.peak_in_flight
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
@@ -467,7 +587,7 @@ async def test_listing_starts_while_discovery_is_still_running() -> None:
         fake_service(account) as peer,
         Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
     ):
-        listing = client.crawl_batch_jobs(concurrency=4)
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=4)
         async with listing:
             with anyio.fail_after(10):
                 first = await listing.__anext__()
@@ -500,7 +620,7 @@ async def test_jobs_arrive_before_a_large_discovery_has_ended(emulator: Emulator
     discovery calls for 4 workers) delivers its first job while discovery is still
     running, rather than after every discovery call."""
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        listing = client.crawl_batch_jobs(concurrency=4)
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=4)
         async with listing:
             await listing.__anext__()
             discovering = listing.progress.discovering
@@ -547,14 +667,18 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered(
     pages, none for finished chains."""
     page_size = 2  # 6 jobs: 3 pages per chain
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        complete = await all_pages(client.crawl_batch_jobs(page_size=page_size, concurrency=3))
+        complete = await all_pages(
+            client.crawl_batch_jobs(strategy="versions", page_size=page_size, concurrency=3)
+        )
     everything = delivered(complete)
     cut = cut_with_every_state(complete)
     prefix = complete[:cut]
     resume = resume_from(prefix)
     emulator.stats.reset()
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        listing = client.crawl_batch_jobs(page_size=page_size, concurrency=3, resume=resume)
+        listing = client.crawl_batch_jobs(
+            strategy="versions", page_size=page_size, concurrency=3, resume=resume
+        )
         rest = await all_pages(listing)
     stats = emulator.stats
     before, after = delivered(prefix), delivered(rest)
@@ -585,7 +709,7 @@ async def test_skip_lists_everything_else_and_records_each_denied_chain(emulator
     expected = await region_inventory(emulator) - await version_jobs(emulator, denied)
     emulator.faults = Faults(deny_solution_versions=frozenset({denied}))
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        listing = client.crawl_batch_jobs(page_size=PAGE_SIZE, on_error="skip")
+        listing = client.crawl_batch_jobs(strategy="versions", page_size=PAGE_SIZE, on_error="skip")
         pages = await all_pages(listing)
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
@@ -619,7 +743,9 @@ async def test_raise_ends_the_crawl_with_the_original_error_and_nothing_left_run
     emulator.faults = Faults(latency=0.02, deny_solution_versions=frozenset({denied}))
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
         with pytest.raises(AccessDeniedError) as info:
-            async for _job in client.crawl_batch_jobs(page_size=PAGE_SIZE, concurrency=4):
+            async for _job in client.crawl_batch_jobs(
+                strategy="versions", page_size=PAGE_SIZE, concurrency=4
+            ):
                 pass
         assert type(info.value) is AccessDeniedError
         assert info.value.solution_version_arn == denied
@@ -654,7 +780,9 @@ async def test_skip_records_failed_discovery_calls_and_lists_the_rest() -> None:
         fake_service(account) as peer,
         Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
     ):
-        listing = client.crawl_batch_jobs(regions=[REGION, OTHER_REGION], on_error="skip")
+        listing = client.crawl_batch_jobs(
+            strategy="versions", regions=[REGION, OTHER_REGION], on_error="skip"
+        )
         pages = await all_pages(listing)
     jobs = delivered(pages)
     assert len(jobs) == len(set(jobs))
@@ -682,7 +810,9 @@ async def test_raise_ends_the_crawl_at_a_failed_discovery_call() -> None:
         Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
     ):
         with pytest.raises(AccessDeniedError) as info:
-            await client.crawl_batch_jobs(regions=[REGION, OTHER_REGION]).collect()
+            await client.crawl_batch_jobs(
+                strategy="versions", regions=[REGION, OTHER_REGION]
+            ).collect()
         assert type(info.value) is AccessDeniedError
         assert info.value.operation in DISCOVERY_OPERATIONS
         await wait_no_producers()
@@ -701,7 +831,7 @@ async def test_breaking_out_mid_discovery_cancels_the_discovery_in_flight() -> N
         Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
     ):
         with anyio.fail_after(10):
-            async for _job in client.crawl_batch_jobs(concurrency=4):
+            async for _job in client.crawl_batch_jobs(strategy="versions", concurrency=4):
                 break
         await peer.abandoned.reach(1)
         await wait_no_producers()
@@ -728,7 +858,7 @@ async def test_leaving_a_crawl_early_leaves_nothing_running(emulator: Emulator, 
     flight; a crawl cut short by closing the client then raises ClientClosedError."""
     client = Client(endpoint_url=emulator.endpoint_url, region_name=REGION)
     try:
-        listing = client.crawl_batch_jobs(page_size=2, concurrency=6)
+        listing = client.crawl_batch_jobs(strategy="versions", page_size=2, concurrency=6)
         if how == "async with":
             async with listing:
                 await listing.__anext__()

@@ -271,7 +271,7 @@ async def test_stats_without_faults_count_every_call_once_and_no_retry(emulator:
     """Without faults, a crawl's calls (discovery included) and requests are equal, match
     the server's count, and show no retry."""
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
-        await client.crawl_batch_jobs(page_size=2).collect()
+        await client.crawl_batch_jobs(strategy="versions", page_size=2).collect()
         stats = client.stats
     served = emulator.stats.requests
     discovery = discovery_requests(emulator.stats)
