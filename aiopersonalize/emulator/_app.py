@@ -16,6 +16,9 @@ Where the public API reference and botocore's model disagree, the model wins:
 - ``ListDatasetGroups`` declares only ``InvalidNextTokenException``, yet its
   ``maxResults`` has the 1-100 range: out-of-range values get the
   ``InvalidInputException`` every other list operation gives.
+- Creating a batch job on a solution version that is not ACTIVE (CREATE FAILED or
+  CREATE STOPPED) is answered ``ResourceInUseException``, the create operations' error
+  for a resource in the wrong state (the reference does not say which one it is).
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ class Service:
         self._verifier = SignatureVerifier(credentials) if credentials is not None else None
         self._injector = FaultInjector(options.seed, clock if clock is not None else time.monotonic)
         self._tokens = TokenCodec(
-            derive_key(options.seed, options.inventory.fingerprint(), options.token_secret)
+            derive_key(options.seed, options.inventory.fingerprint(), options.token_secret),
+            lifetime=options.token_lifetime,
+            clock=self._clock,
         )
         self._regions: dict[str, RegionInventory] = {}
         model = service_model()
@@ -175,7 +180,8 @@ class Service:
                     authorization, request.method, request.raw_path, request.headers, raw
                 )
             region = request_region(authorization)
-            self._injector.admit(faults)
+            # AWS's request quotas are per account and region: so is the rate cap.
+            self._injector.admit(faults, account=ACCOUNT_ID, region=region)
             if not known:
                 raise _unknown_operation(target, operation in self._model_operations)
             if decode_error is not None:
@@ -350,6 +356,11 @@ class Service:
             )
         if version not in region.version_index:
             raise ServiceError.not_found(version)
+        if region.version_status[version] != "ACTIVE":
+            # A batch job needs a trained (ACTIVE) solution version.
+            raise ServiceError(
+                "ResourceInUseException", f"Solution version {version} is not in ACTIVE state."
+            )
         for member in ("filterArn", "numResults", "jobInput", "jobOutput", "roleArn"):
             if params.get(member) is not None:
                 details[member] = params[member]

@@ -27,9 +27,11 @@ class Faults:
         throttle_rate: probability of answering ``ThrottlingException`` (HTTP 400).
         error_rate: probability of answering ``InternalFailure`` (500) or
             ``ServiceUnavailable`` (503), half each.
-        max_rps: requests per second allowed by a token bucket, above which requests
-            are answered ``ThrottlingException``; ``None`` for no cap.
-        burst: the bucket's capacity; defaults to ``max(1, max_rps)``.
+        max_rps: requests per second allowed to each account in each region, as
+            AWS's request quotas are: one token bucket per (account, region), above
+            which requests are answered ``ThrottlingException``; ``None`` for no cap.
+            Requests to two regions each get the full rate.
+        burst: each bucket's capacity; defaults to ``max(1, max_rps)``.
         deny_solution_versions: solution version ARNs whose filtered list calls are
             answered ``AccessDeniedException`` (HTTP 400).
         version_latency: extra seconds for list calls filtered on a solution version.
@@ -100,7 +102,8 @@ class Stats:
         requests: AWS requests received.
         in_flight: requests being handled now (injected latency included).
         peak_in_flight: the most requests in flight at once: the client's concurrency.
-        throttled: ``ThrottlingException`` answers (rate, or ``max_rps``).
+        throttled: ``ThrottlingException`` answers (``throttle_rate``, or ``max_rps``
+            per account and region).
         server_errors: 5xx answers.
         denied: ``AccessDeniedException`` answers (``deny_solution_versions``).
         client_errors: other 4xx answers (validation, not found, signatures, denied...).
@@ -171,15 +174,19 @@ class TokenBucket:
 
 
 class FaultInjector:
-    """Decides, reproducibly for a seed, which requests are delayed, throttled or failed."""
+    """Decides, reproducibly for a seed, which requests are delayed, throttled or failed.
 
-    __slots__ = ("_bucket", "_bucket_settings", "_clock", "_random")
+    The rate cap keeps one token bucket per (account, region), made on the first
+    request there; new ``max_rps`` or ``burst`` settings start every bucket afresh.
+    """
+
+    __slots__ = ("_bucket_settings", "_buckets", "_clock", "_random")
 
     def __init__(self, seed: int, clock: Callable[[], float]) -> None:
         # Fault simulation, not cryptography: a seeded PRNG keeps runs reproducible.
         self._random = random.Random(f"aiopersonalize.emulator.faults:{seed}")  # noqa: S311
         self._clock = clock
-        self._bucket: TokenBucket | None = None
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._bucket_settings: tuple[float, float] | None = None
 
     def delay(self, faults: Faults, solution_version_arn: str | None) -> float:
@@ -191,9 +198,15 @@ class FaultInjector:
             seconds += faults.version_latency.get(solution_version_arn, 0.0)
         return seconds
 
-    def admit(self, faults: Faults) -> None:
-        """Raise the throttling or server error this request draws, if any."""
-        if faults.max_rps is not None and not self._bucket_for(faults).take():
+    def admit(self, faults: Faults, *, account: str, region: str) -> None:
+        """Raise the throttling or server error this request draws, if any.
+
+        Args:
+            faults: the faults in force.
+            account: the account the request is made in (its rate cap's bucket).
+            region: the request's region (its rate cap's bucket).
+        """
+        if faults.max_rps is not None and not self._bucket_for(faults, account, region).take():
             raise ServiceError("ThrottlingException", "Rate exceeded")
         if faults.throttle_rate and self._random.random() < faults.throttle_rate:
             raise ServiceError("ThrottlingException", "Rate exceeded")
@@ -209,11 +222,15 @@ class FaultInjector:
                 "ServiceUnavailable", "Service is unavailable. Please try again later.", 503
             )
 
-    def _bucket_for(self, faults: Faults) -> TokenBucket:
+    def _bucket_for(self, faults: Faults, account: str, region: str) -> TokenBucket:
         assert faults.max_rps is not None
         capacity = float(faults.burst if faults.burst is not None else max(1.0, faults.max_rps))
         settings = (faults.max_rps, capacity)
-        if self._bucket is None or settings != self._bucket_settings:
-            self._bucket = TokenBucket(faults.max_rps, capacity, self._clock)
+        if settings != self._bucket_settings:
+            self._buckets.clear()
             self._bucket_settings = settings
-        return self._bucket
+        key = (account, region)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(faults.max_rps, capacity, self._clock)
+        return bucket

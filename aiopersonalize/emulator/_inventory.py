@@ -4,18 +4,24 @@ Each region's inventory is derived from ``(seed, region)`` alone. Dataset groups
 solutions and versions are few and built eagerly; batch jobs are computed from their
 index on demand, so a million-job inventory holds no per-job object.
 
-Jobs of one kind are numbered ``g = 0 .. T-1`` newest first over all solution versions:
-job ``g`` belongs to version ``g % V`` and was created at ``BASE - g*step - jitter(g)``
-with ``0 <= jitter < step``, so creation times strictly decrease with ``g``. Newest-first
-over all versions is ``g`` ascending; over one version ``v`` it is the stride
-``v, v+V, v+2V, ...``. Jobs created through the API live in memory above the seeded
-ones (they are always the newest).
+Solution versions are ``ACTIVE`` unless the spec asks for a share of ``CREATE FAILED``
+and ``CREATE STOPPED`` ones, picked per region from the seed. Only an ACTIVE version
+can run batch jobs, so the others hold none: jobs are numbered over the ``A`` ACTIVE
+versions alone (all ``V`` of them by default).
+
+Jobs of one kind are numbered ``g = 0 .. T-1`` newest first over the ACTIVE solution
+versions: job ``g`` belongs to ACTIVE version ``g % A`` and was created at
+``BASE - g*step - jitter(g)`` with ``0 <= jitter < step``, so creation times strictly
+decrease with ``g``. Newest-first over all versions is ``g`` ascending; over ACTIVE
+version ``a`` it is the stride ``a, a+A, a+2A, ...``. Jobs created through the API live
+in memory above the seeded ones (they are always the newest).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +79,16 @@ _FAILURE_REASONS = (
     "The number of input records exceeds the limit for a batch job.",
     "Internal server error. Please retry the batch job.",
 )
+# Why a seeded solution version failed to train (its ``failureReason``).
+_VERSION_FAILURE_REASONS = (
+    "There should be at least 1000 interactions and 25 unique users with at least "
+    "2 interactions each in the interactions dataset to train a model.",
+    "Insufficient privileges for accessing data in S3. Please look at "
+    "https://docs.aws.amazon.com/personalize/latest/dg/granting-personalize-s3-access.html "
+    "and add the required permissions.",
+    "The items dataset has no items that appear in the interactions dataset.",
+    "Internal server error. Please retry creating the solution version.",
+)
 _FILTER_NAMES = ("exclude-purchased", "in-stock-only", "new-releases", "family-friendly")
 _THEME_FIELDS = ("TITLE", "ITEM_NAME", "PRODUCT_NAME")
 _NUM_RESULTS = (10, 20, 25, 50, 100)
@@ -84,9 +100,29 @@ _THEME_MODE_JSON = ',"batchInferenceJobMode":"THEME_GENERATION"'
 class InventorySpec:
     """The shape of each region's seeded inventory.
 
-    Every solution version gets the same number of jobs of each kind. The default is
-    2 dataset groups x 3 solutions x 2 versions = 12 solution versions with 50 jobs of
-    each kind apiece: 600 batch inference and 600 batch segment jobs per region.
+    Every ACTIVE solution version gets the same number of jobs of each kind. The default
+    is 2 dataset groups x 3 solutions x 2 versions = 12 solution versions, all ACTIVE,
+    with 50 jobs of each kind apiece: 600 batch inference and 600 batch segment jobs
+    per region.
+
+    Attributes:
+        dataset_groups: dataset groups per region.
+        solutions_per_dataset_group: solutions in each dataset group.
+        versions_per_solution: solution versions of each solution.
+        inference_jobs_per_version: batch inference jobs of each ACTIVE version.
+        segment_jobs_per_version: batch segment jobs of each ACTIVE version.
+        failed_fraction: the share of seeded jobs that are ``CREATE FAILED``, drawn
+            per job.
+        failed_versions_fraction: the share of solution versions that are
+            ``CREATE FAILED`` (with a ``failureReason``): exactly this share of the
+            region's versions, rounded to the nearest, picked from the seed. They
+            hold no batch jobs, and none can be created on them.
+        stopped_versions_fraction: the same for ``CREATE STOPPED`` versions (training
+            stopped by its owner); the two fractions add up to at most 1.
+        autotrain_solutions_fraction: the share of solutions (rounded to the nearest,
+            picked from the seed) created with automatic training, whose versions
+            are ``trainingMode`` ``AUTOTRAIN`` and ``trainingType`` ``AUTOMATIC``.
+            Other solutions' versions are ``FULL`` (the newest) or ``UPDATE``.
     """
 
     dataset_groups: int = 2
@@ -95,6 +131,9 @@ class InventorySpec:
     inference_jobs_per_version: int = 50
     segment_jobs_per_version: int = 50
     failed_fraction: float = 0.05
+    failed_versions_fraction: float = 0.0
+    stopped_versions_fraction: float = 0.0
+    autotrain_solutions_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -107,8 +146,22 @@ class InventorySpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
-        if not 0.0 <= self.failed_fraction <= 1.0:
-            raise ValueError(f"failed_fraction must be between 0 and 1, not {self.failed_fraction}")
+        for name in (
+            "failed_fraction",
+            "failed_versions_fraction",
+            "stopped_versions_fraction",
+            "autotrain_solutions_fraction",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {value}")
+        if self.failed_versions_fraction + self.stopped_versions_fraction > 1.0 + 1e-9:
+            raise ValueError(
+                "failed_versions_fraction and stopped_versions_fraction must add up to at "
+                f"most 1, not {self.failed_versions_fraction + self.stopped_versions_fraction}"
+            )
 
     @classmethod
     def empty(cls) -> InventorySpec:
@@ -116,23 +169,65 @@ class InventorySpec:
         return cls(0, 0, 0, 0, 0)
 
     @property
+    def solutions(self) -> int:
+        """Solutions per region."""
+        return self.dataset_groups * self.solutions_per_dataset_group
+
+    @property
     def solution_versions(self) -> int:
-        return self.dataset_groups * self.solutions_per_dataset_group * self.versions_per_solution
+        """Solution versions per region, whatever their status."""
+        return self.solutions * self.versions_per_solution
+
+    @property
+    def failed_versions(self) -> int:
+        """``CREATE FAILED`` solution versions per region."""
+        return _share(self.failed_versions_fraction, self.solution_versions)
+
+    @property
+    def stopped_versions(self) -> int:
+        """``CREATE STOPPED`` solution versions per region."""
+        both = self.failed_versions_fraction + self.stopped_versions_fraction
+        return _share(both, self.solution_versions) - self.failed_versions
+
+    @property
+    def active_versions(self) -> int:
+        """``ACTIVE`` solution versions per region: those that hold batch jobs."""
+        return self.solution_versions - self.failed_versions - self.stopped_versions
+
+    @property
+    def autotrain_solutions(self) -> int:
+        """Solutions per region created with automatic training."""
+        return _share(self.autotrain_solutions_fraction, self.solutions)
 
     def jobs_per_version(self, kind: JobKind) -> int:
-        """Seeded jobs of ``kind`` per solution version."""
+        """Seeded jobs of ``kind`` per ACTIVE solution version."""
         return KINDS[kind].jobs_per_version(self)
 
     def total_jobs(self, kind: JobKind) -> int:
         """Seeded jobs of ``kind`` per region."""
-        return self.solution_versions * self.jobs_per_version(kind)
+        return self.active_versions * self.jobs_per_version(kind)
 
     def fingerprint(self) -> str:
-        return (
+        """The spec as text (for the paging-token key): specs that differ, differ here."""
+        text = (
             f"{self.dataset_groups}/{self.solutions_per_dataset_group}/"
             f"{self.versions_per_solution}/{self.inference_jobs_per_version}/"
             f"{self.segment_jobs_per_version}/{self.failed_fraction!r}"
         )
+        extra = (
+            self.failed_versions_fraction,
+            self.stopped_versions_fraction,
+            self.autotrain_solutions_fraction,
+        )
+        if any(extra):
+            # Only then: the default spec keeps the key (and tokens) it always had.
+            text += "/" + "/".join(repr(value) for value in extra)
+        return text
+
+
+def _share(fraction: float, count: int) -> int:
+    """``fraction`` of ``count``, rounded to the nearest (halves up), at most ``count``."""
+    return min(count, math.floor(fraction * count + 0.5))
 
 
 _MASK = 0xFFFFFFFFFFFFFFFF
@@ -478,6 +573,36 @@ class _CreatedJobs:
     by_name: dict[str, CreatedJob] = field(default_factory=dict)
 
 
+def _version_states(
+    spec: InventorySpec, region_seed: int
+) -> tuple[dict[int, str], dict[int, str], frozenset[int]]:
+    """The region's versions that are not ACTIVE, and its automatically trained solutions.
+
+    Returns:
+        version index -> status (``CREATE FAILED`` or ``CREATE STOPPED``) for the
+        versions that are not ACTIVE; version index -> ``failureReason`` for the failed
+        ones; the indices of the solutions with automatic training. All empty for the
+        default spec, whose versions are all ACTIVE and trained manually.
+    """
+    statuses: dict[int, str] = {}
+    reasons: dict[int, str] = {}
+    autotrain: frozenset[int] = frozenset()
+    failed, stopped = spec.failed_versions, spec.stopped_versions
+    if failed or stopped:
+        # Naming only (not cryptography): a seeded PRNG keeps inventories reproducible.
+        pick = random.Random(f"aiopersonalize.emulator.versions:{region_seed}")  # noqa: S311
+        order = pick.sample(range(spec.solution_versions), k=failed + stopped)
+        for v in order[:failed]:
+            statuses[v] = "CREATE FAILED"
+            reasons[v] = pick.choice(_VERSION_FAILURE_REASONS)
+        for v in order[failed:]:
+            statuses[v] = "CREATE STOPPED"
+    if spec.autotrain_solutions:
+        pick = random.Random(f"aiopersonalize.emulator.autotrain:{region_seed}")  # noqa: S311
+        autotrain = frozenset(pick.sample(range(spec.solutions), k=spec.autotrain_solutions))
+    return statuses, reasons, autotrain
+
+
 class RegionInventory:
     """One region's inventory: seeded resources and jobs, plus the jobs created since."""
 
@@ -493,6 +618,10 @@ class RegionInventory:
         per_solution = spec.versions_per_solution
         per_group = spec.solutions_per_dataset_group
         newest_version_ms = _BASE_MS - _JOB_SPAN_MS - 86_400_000
+        # Versions that are not ACTIVE, and solutions with automatic training: drawn
+        # from a generator of their own, so that the names, ARNs and times drawn from
+        # ``rng`` are the same whatever the shares (and none is drawn by default).
+        statuses, reasons, autotrain = _version_states(spec, region_seed)
 
         def created(position: int, offset_ms: int) -> int:
             return newest_version_ms - position * _RESOURCE_GAP_MS - offset_ms
@@ -533,21 +662,28 @@ class RegionInventory:
                     "recipeArn": f"arn:aws:personalize:::recipe/{recipe}",
                 }
                 solutions.append(_Resource(solution_arn, group_arn, json.dumps(solution)))
+                automatic = s in autotrain
                 for k in range(per_solution):
                     v = s * per_solution + k
                     version_arn = f"{solution_arn}/{rng.getrandbits(32):08x}"
                     version_ms = created(v, rng.randrange(3_600_000))
+                    # Drawn whatever the solution's training, in the order they always were.
+                    training_type = rng.choice(("AUTOMATIC", "MANUAL"))
+                    updated_ms = version_ms + 20 * _MINUTE_MS + rng.randrange(180 * _MINUTE_MS)
+                    if automatic:
+                        training_mode, training_type = "AUTOTRAIN", "AUTOMATIC"
+                    else:
+                        training_mode = "FULL" if k == per_solution - 1 else "UPDATE"
                     version = {
                         "solutionVersionArn": version_arn,
-                        "status": "ACTIVE",
-                        "trainingMode": "FULL" if k == per_solution - 1 else "UPDATE",
-                        "trainingType": rng.choice(("AUTOMATIC", "MANUAL")),
+                        "status": statuses.get(v, "ACTIVE"),
+                        "trainingMode": training_mode,
+                        "trainingType": training_type,
                         "creationDateTime": version_ms / 1000,
-                        "lastUpdatedDateTime": (
-                            version_ms + 20 * _MINUTE_MS + rng.randrange(180 * _MINUTE_MS)
-                        )
-                        / 1000,
+                        "lastUpdatedDateTime": updated_ms / 1000,
                     }
+                    if v in reasons:
+                        version["failureReason"] = reasons[v]
                     versions.append(_Resource(version_arn, solution_arn, json.dumps(version)))
 
         # Listed newest first: the generation order above.
@@ -557,13 +693,17 @@ class RegionInventory:
         self.dataset_group_arns = frozenset(r.arn for r in groups)
         self.solution_arns = frozenset(r.arn for r in solutions)
         self.version_index = {r.arn: v for v, r in enumerate(versions)}
-        version_arns = [r.arn for r in versions]
+        # Each version's status; only ACTIVE versions hold jobs, numbered among
+        # themselves (``active_index``: a version's place among the ACTIVE ones).
+        self.version_status = {r.arn: statuses.get(v, "ACTIVE") for v, r in enumerate(versions)}
+        active_arns = [r.arn for v, r in enumerate(versions) if v not in statuses]
+        self.active_index = {arn: a for a, arn in enumerate(active_arns)}
         self.jobs: dict[JobKind, SeededJobs] = {
             kind: SeededJobs(
                 kind,
                 region,
                 region_seed,
-                version_arns,
+                active_arns,
                 spec.jobs_per_version(kind),
                 spec.failed_fraction,
             )
@@ -626,9 +766,8 @@ class RegionInventory:
             return seeded.total + len(created)
         if solution_version_arn not in self.version_index:
             return 0
-        return seeded.per_version + sum(
-            1 for job in created if job.solution_version_arn == solution_version_arn
-        )
+        own = seeded.per_version if solution_version_arn in self.active_index else 0
+        return own + sum(1 for job in created if job.solution_version_arn == solution_version_arn)
 
     def list_jobs(
         self,
@@ -645,12 +784,14 @@ class RegionInventory:
         the cursor and the listing never goes back up.
         """
         seeded = self.jobs[kind]
+        active = None  # the filtered version's place among the ACTIVE ones
         if solution_version_arn is None:
-            version = None
             seeded_total = seeded.total
-        elif solution_version_arn in self.version_index:
-            version = self.version_index[solution_version_arn]
+        elif solution_version_arn in self.active_index:
+            active = self.active_index[solution_version_arn]
             seeded_total = seeded.per_version
+        elif solution_version_arn in self.version_index:
+            seeded_total = 0  # a version that is not ACTIVE holds no seeded job
         else:
             return [], None
 
@@ -662,7 +803,7 @@ class RegionInventory:
             sequence = min(cursor.position, len(created))
             while sequence > 0:
                 job = created[sequence - 1]
-                if version is None or job.solution_version_arn == solution_version_arn:
+                if solution_version_arn is None or job.solution_version_arn == solution_version_arn:
                     if len(page) == limit:
                         return page, Cursor("c", sequence)
                     page.append(created_summary(job))
@@ -672,13 +813,11 @@ class RegionInventory:
             start = cursor.position
 
         end = min(seeded_total, start + limit - len(page))
-        if version is None:
+        if solution_version_arn is None:
             page += seeded.summaries(range(start, end))
-        else:
+        elif active is not None:
             stride = len(seeded.versions)
-            page += seeded.summaries(
-                range(version + stride * start, version + stride * end, stride)
-            )
+            page += seeded.summaries(range(active + stride * start, active + stride * end, stride))
         if end < seeded_total:
             return page, Cursor("s", end)
         return page, None

@@ -41,10 +41,15 @@ class EmulatorOptions:
             verified against them. ``None`` (the default) accepts any credentials.
             Kept as a read-only copy.
         clock: a zero-argument callable returning epoch seconds, for created jobs'
-            timestamps and lifecycle and the rate cap's bucket (tests pass a fake
-            clock). In-process emulators only: ``EmulatorProcess`` refuses it.
+            timestamps and lifecycle, the rate cap's buckets and paging tokens' ages
+            (tests pass a fake clock). In-process emulators only:
+            ``EmulatorProcess`` refuses it.
         job_transition_seconds: how long a created job stays PENDING, and then
             IN PROGRESS, before it is ACTIVE.
+        token_lifetime: seconds a ``nextToken`` stays valid after it was issued (AWS
+            does not document its tokens' lifetime); an older one is answered
+            ``InvalidNextTokenException``, as a bad one is. ``None`` (the default):
+            tokens never expire, and the same position always gives the same token.
         token_secret: the key of paging tokens; derived from ``seed`` if not given.
     """
 
@@ -57,6 +62,7 @@ class EmulatorOptions:
     credentials: Mapping[str, str] | None = field(default=None, repr=False, hash=False)
     clock: Callable[[], float] | None = None
     job_transition_seconds: float = DEFAULT_JOB_TRANSITION_SECONDS
+    token_lifetime: float | None = None
     token_secret: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +85,16 @@ class EmulatorOptions:
             raise ValueError(
                 f"job_transition_seconds must be a non-negative number of seconds, not {seconds!r}"
             )
+        lifetime = self.token_lifetime
+        if lifetime is not None:
+            if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
+                raise TypeError(
+                    f"token_lifetime must be a number or None, not {type(lifetime).__name__}"
+                )
+            if not (math.isfinite(lifetime) and lifetime > 0):
+                raise ValueError(
+                    f"token_lifetime must be a positive number of seconds or None, not {lifetime!r}"
+                )
         if self.clock is not None and not callable(self.clock):
             raise TypeError("clock must be a zero-argument callable or None")
         if self.token_secret is not None and not isinstance(self.token_secret, bytes):

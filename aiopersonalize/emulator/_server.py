@@ -190,7 +190,12 @@ class Emulator:
         return [r.arn for r in self._region(region).solutions]
 
     def solution_version_arns(self, region: str = DEFAULT_REGION) -> list[str]:
-        """The seeded solution versions of ``region``, newest first."""
+        """The seeded solution versions of ``region``, newest first.
+
+        All of them, whatever their status, as ``ListSolutionVersions`` lists them:
+        with ``InventorySpec.failed_versions_fraction`` or ``stopped_versions_fraction``
+        some are not ACTIVE, and hold no batch jobs.
+        """
         return [r.arn for r in self._region(region).versions]
 
     def job_count(
@@ -199,7 +204,15 @@ class Emulator:
         solution_version_arn: str | None = None,
         region: str = DEFAULT_REGION,
     ) -> int:
-        """How many batch jobs of ``kind`` a full listing returns now (seeded + created)."""
+        """How many batch jobs of ``kind`` a full listing returns now (seeded + created).
+
+        Args:
+            kind: ``"inference"`` or ``"segment"``.
+            solution_version_arn: count the jobs of this version only (0 for a version
+                that is not ACTIVE, or unknown); by default the region's, which is the
+                sum over its versions.
+            region: the region.
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be 'inference' or 'segment', not {kind!r}")
         return self._region(region).job_count(kind, solution_version_arn)

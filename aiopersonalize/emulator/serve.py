@@ -59,6 +59,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
+    return value
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -155,6 +162,12 @@ _FLAGS: tuple[_Flag, ...] = (
         "how long a created job stays PENDING, then IN PROGRESS (default: %(default)s)",
         "SECONDS",
     ),
+    _Flag(
+        "--token-lifetime", "options", "token_lifetime", "server", _positive_float, repr,
+        "a nextToken older than this is answered InvalidNextTokenException "
+        "(default: tokens never expire)",
+        "SECONDS",
+    ),
     _Flag("--seed", "options", "seed", "inventory", int, str, "default: %(default)s"),
     _count("--dataset-groups", "dataset_groups", "dataset groups"),
     _count(
@@ -175,6 +188,24 @@ _FLAGS: tuple[_Flag, ...] = (
         "share of seeded jobs that are CREATE FAILED (default: %(default)s)", "FRACTION",
     ),
     _Flag(
+        "--failed-versions-fraction", "inventory", "failed_versions_fraction", "inventory",
+        _probability, repr,
+        "share of solution versions that are CREATE FAILED, with no batch jobs "
+        "(default: %(default)s)", "FRACTION",
+    ),
+    _Flag(
+        "--stopped-versions-fraction", "inventory", "stopped_versions_fraction", "inventory",
+        _probability, repr,
+        "share of solution versions that are CREATE STOPPED, with no batch jobs "
+        "(default: %(default)s)", "FRACTION",
+    ),
+    _Flag(
+        "--autotrain-solutions-fraction", "inventory", "autotrain_solutions_fraction",
+        "inventory", _probability, repr,
+        "share of solutions with automatic training, whose versions are AUTOTRAIN "
+        "(default: %(default)s)", "FRACTION",
+    ),
+    _Flag(
         "--latency", "faults", "latency", "faults", _non_negative_float, repr,
         "each answer leaves this long after its request arrived", "SECONDS",
     ),
@@ -192,11 +223,12 @@ _FLAGS: tuple[_Flag, ...] = (
     ),
     _Flag(
         "--max-rps", "faults", "max_rps", "faults", float, repr,
-        "requests per second allowed (token bucket); ThrottlingException above", "RPS",
+        "requests per second allowed per account and region (a token bucket each); "
+        "ThrottlingException above", "RPS",
     ),
     _Flag(
         "--burst", "faults", "burst", "faults", int, str,
-        "the token bucket's capacity (default: max-rps)", "N",
+        "each token bucket's capacity (default: max-rps)", "N",
     ),
     _Flag(
         "--deny-solution-version", "faults", "deny_solution_versions", "faults", str, str,
@@ -399,9 +431,12 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
         sys.stdout.flush()
         spec = options.inventory
         auth = "verified" if options.credentials else "not checked"
+        active = ""
+        if spec.active_versions != spec.solution_versions:
+            active = f" ({spec.active_versions} ACTIVE)"
         sys.stderr.write(
             f"aiopersonalize emulator: seed {options.seed}; per region "
-            f"{spec.solution_versions} solution versions, "
+            f"{spec.solution_versions} solution versions{active}, "
             f"{spec.total_jobs('inference')} batch inference and "
             f"{spec.total_jobs('segment')} batch segment jobs; signatures {auth}. "
             "Ctrl-C stops.\n"

@@ -99,6 +99,37 @@ async def test_max_rps_is_a_token_bucket() -> None:
     assert emulator.stats.throttled == 4
 
 
+async def test_max_rps_is_per_account_and_region() -> None:
+    """Each region has its own token bucket: two regions at once each sustain max_rps."""
+    clock = FakeClock()  # the test's own, which it advances: constructed here
+    rate = 4  # whole seconds of a fake clock near 1.75e9 refill exactly ``rate`` tokens
+    seconds = 5
+    async with Emulator(
+        EmulatorOptions(clock=clock, faults=Faults(max_rps=rate, burst=rate))
+    ) as emulator:
+        regions = ("us-east-1", "eu-west-1")
+        clients = [make_client(emulator.endpoint_url, region=region) for region in regions]
+        admitted = dict.fromkeys(regions, 0)
+        try:
+
+            async def burst(region: str, boto: Boto) -> None:
+                results = await outcomes(boto, rate + 2)  # two more than a second's quota
+                assert results == ["ok"] * rate + ["ThrottlingException"] * 2, region
+                admitted[region] += results.count("ok")
+
+            for _ in range(seconds + 1):  # the full bucket, then a refill each second
+                async with anyio.create_task_group() as group:
+                    for region, client in zip(regions, clients, strict=True):
+                        group.start_soon(burst, region, Boto(client))
+                clock.advance(1)
+        finally:
+            for client in clients:
+                client.close()
+    # Each region got the whole quota (the burst, then max_rps a second), not half of it.
+    assert admitted == dict.fromkeys(regions, rate + rate * seconds)
+    assert emulator.stats.throttled == 2 * len(regions) * (seconds + 1)
+
+
 async def test_latency_is_applied_inside_the_handler(emulator: Emulator, boto: Boto) -> None:
     """Fixed latency delays every answer by at least that long and is counted."""
     emulator.faults = Faults(latency=0.05)

@@ -34,7 +34,15 @@ TOKEN_SECRET = "options-suite-token-secret"
 # Every field away from its default, and faults with every setting used.
 NON_DEFAULT = EmulatorOptions(
     inventory=InventorySpec(
-        3, 1, 4, inference_jobs_per_version=11, segment_jobs_per_version=0, failed_fraction=0.25
+        3,
+        1,
+        4,
+        inference_jobs_per_version=11,
+        segment_jobs_per_version=0,
+        failed_fraction=0.25,
+        failed_versions_fraction=0.2,
+        stopped_versions_fraction=0.1,
+        autotrain_solutions_fraction=0.5,
     ),
     seed=-8,
     faults=Faults(
@@ -51,6 +59,7 @@ NON_DEFAULT = EmulatorOptions(
     port=4321,
     credentials={"AKIDONE": SECRET_KEY, "AKIDTWO": "second-secret"},
     job_transition_seconds=1.5,
+    token_lifetime=90.5,
     token_secret=TOKEN_SECRET.encode(),
 )
 
@@ -65,6 +74,12 @@ NON_DEFAULT = EmulatorOptions(
         ({"job_transition_seconds": -0.5}, ValueError),
         ({"job_transition_seconds": math.nan}, ValueError),
         ({"job_transition_seconds": math.inf}, ValueError),
+        ({"token_lifetime": 0}, ValueError),
+        ({"token_lifetime": -1.0}, ValueError),
+        ({"token_lifetime": math.nan}, ValueError),
+        ({"token_lifetime": math.inf}, ValueError),
+        ({"token_lifetime": "60"}, TypeError),
+        ({"token_lifetime": True}, TypeError),
         ({"seed": 1.5}, TypeError),
         ({"inventory": None}, TypeError),
         ({"faults": {"latency": 1.0}}, TypeError),
@@ -116,6 +131,31 @@ def test_every_option_round_trips_through_serve() -> None:
     assert environ[ENV_TOKEN_SECRET] == TOKEN_SECRET
     args = build_parser(only="serve").parse_args(["serve", *argv])
     assert emulator_options(args, environ) == NON_DEFAULT
+
+
+def test_the_round_trip_record_sets_every_field() -> None:
+    """Every field of the record, its inventory and its faults is away from its default
+    in the round-trip record, so that the round trip covers every flag."""
+    defaults = EmulatorOptions()
+    for owner, default in (
+        (NON_DEFAULT, defaults),
+        (NON_DEFAULT.inventory, defaults.inventory),
+        (NON_DEFAULT.faults, defaults.faults),
+    ):
+        for field in dataclasses.fields(owner):
+            if field.name in {"clock", "faults", "inventory"}:
+                continue
+            assert getattr(owner, field.name) != getattr(default, field.name), field.name
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--token-lifetime", "0"), ("--token-lifetime", "-5"), ("--token-lifetime", "inf")],
+)
+def test_serve_refuses_a_token_lifetime_that_is_not_positive(flag: str, value: str) -> None:
+    """`serve --token-lifetime` takes a positive, finite number of seconds only."""
+    with pytest.raises(SystemExit):
+        build_parser(only="serve").parse_args(["serve", flag, value])
 
 
 def test_serve_defaults_are_the_records_but_for_the_port() -> None:

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
-from ..clients import Boto, make_client
+from ..clients import Boto, FakeClock, make_client
 
 JOB_LISTS = [
     ("list_batch_inference_jobs", "batchInferenceJobs", "batchInferenceJobArn", "inference"),
@@ -202,6 +202,129 @@ async def test_token_secret_keys_tokens() -> None:
             a.close()
             b.close()
     assert error_code(exc) == "InvalidNextTokenException"
+
+
+def expired(exc: pytest.ExceptionInfo[ClientError]) -> bool:
+    """Whether the error is the service's answer to a bad or expired token."""
+    response: Any = exc.value.response
+    answer = (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
+    return answer == (
+        "InvalidNextTokenException",
+        "The next token is invalid or has expired.",
+        400,
+    )
+
+
+async def test_tokens_expire_after_their_lifetime() -> None:
+    """A token works within its lifetime and is refused, as a bad token is, once older."""
+    clock = FakeClock()  # the test's own, which it advances: constructed here
+    async with Emulator(EmulatorOptions(clock=clock, token_lifetime=60)) as emulator:
+        client = make_client(emulator.endpoint_url)
+        try:
+            boto = Boto(client)
+            jobs = await boto("list_batch_inference_jobs", maxResults=3)
+            solutions = await boto("list_solutions", maxResults=2)
+            clock.advance(60)  # exactly the lifetime: not older than it
+            resumed = await boto("list_batch_inference_jobs", nextToken=jobs["nextToken"])
+            assert resumed["batchInferenceJobs"]
+            assert await boto("list_solutions", nextToken=solutions["nextToken"])
+            clock.advance(0.5)
+            for operation, page in (
+                ("list_batch_inference_jobs", jobs),
+                ("list_solutions", solutions),
+            ):
+                with pytest.raises(ClientError) as exc:
+                    await boto(operation, nextToken=page["nextToken"])
+                assert expired(exc), operation
+            # The token a page gives is new: a listing goes on from where it is.
+            fresh = resumed["nextToken"]
+            assert (await boto("list_batch_inference_jobs", nextToken=fresh))["batchInferenceJobs"]
+        finally:
+            client.close()
+
+
+async def test_tokens_without_a_lifetime_never_expire() -> None:
+    """With no lifetime (the default), a token still works years after it was issued."""
+    clock = FakeClock()  # the test's own, which it advances: constructed here
+    async with Emulator(EmulatorOptions(clock=clock)) as emulator:
+        client = make_client(emulator.endpoint_url)
+        try:
+            boto = Boto(client)
+            page = await boto("list_batch_segment_jobs", maxResults=3)
+            clock.advance(10 * 365 * 86_400)
+            resumed = await boto("list_batch_segment_jobs", nextToken=page["nextToken"])
+            assert resumed["batchSegmentJobs"]
+            assert (await boto("list_batch_segment_jobs", maxResults=3))["nextToken"] == (
+                page["nextToken"]
+            )
+        finally:
+            client.close()
+
+
+async def test_tokens_with_a_lifetime_stay_opaque_bound_and_tamper_evident() -> None:
+    """Tokens that carry their issue time are short, and refused when edited or reused
+    elsewhere."""
+    clock = FakeClock()  # the test's own, which it advances: constructed here
+    async with Emulator(EmulatorOptions(clock=clock, token_lifetime=3600)) as emulator:
+        client = make_client(emulator.endpoint_url)
+        try:
+            boto = Boto(client)
+            version = emulator.solution_version_arns()[0]
+            token = (
+                await boto("list_batch_inference_jobs", solutionVersionArn=version, maxResults=3)
+            )["nextToken"]
+            assert len(token) < 100
+            assert token.isascii()
+            for edit in tampered(token):
+                with pytest.raises(ClientError) as exc:
+                    await boto(
+                        "list_batch_inference_jobs", solutionVersionArn=version, nextToken=edit
+                    )
+                assert expired(exc), edit
+            for operation, params in (
+                ("list_batch_inference_jobs", {}),
+                ("list_batch_segment_jobs", {"solutionVersionArn": version}),
+            ):
+                with pytest.raises(ClientError) as exc:
+                    await boto(operation, nextToken=token, **params)
+                assert expired(exc), operation
+        finally:
+            client.close()
+
+
+async def test_token_lifetime_across_a_restart() -> None:
+    """A token resumes on a restarted emulator within its lifetime; a token of an emulator
+    without one, whose age is unknown, does not."""
+    clock = FakeClock()  # shared by the emulators, one after the other: constructed here
+    tokens = {}
+    for lifetime in (None, 600.0):
+        async with Emulator(EmulatorOptions(clock=clock, token_lifetime=lifetime)) as first:
+            client = make_client(first.endpoint_url)
+            try:
+                page = await Boto(client)("list_batch_inference_jobs", maxResults=4)
+            finally:
+                client.close()
+        tokens[lifetime] = page["nextToken"]
+    clock.advance(300)
+    async with Emulator(EmulatorOptions(clock=clock, token_lifetime=600.0)) as second:
+        client = make_client(second.endpoint_url)
+        try:
+            boto = Boto(client)
+            resumed = await boto("list_batch_inference_jobs", nextToken=tokens[600.0])
+            assert len(resumed["batchInferenceJobs"]) == 100
+            with pytest.raises(ClientError) as exc:
+                await boto("list_batch_inference_jobs", nextToken=tokens[None])
+            assert expired(exc)
+            clock.advance(301)
+            with pytest.raises(ClientError) as exc:
+                await boto("list_batch_inference_jobs", nextToken=tokens[600.0])
+            assert expired(exc)
+        finally:
+            client.close()
 
 
 THREE_VERSIONS = InventorySpec(1, 1, 3, inference_jobs_per_version=6, segment_jobs_per_version=0)
