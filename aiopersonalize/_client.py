@@ -36,6 +36,7 @@ from ._vocabulary import (
     CRAWL_STRATEGIES,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PAGE_RETRY_WINDOW,
     DEFAULT_PAGE_SIZE,
     JOB_KIND_NAMES,
     ON_ERROR_POLICIES,
@@ -71,10 +72,17 @@ class RequestStats:
         return self.requests - self.calls
 
 
-def _limits(max_concurrency: int, max_requests_per_second: object) -> Limits:
-    """A client's limits; ``max_concurrency`` is checked already, the rate here."""
+def _limits(
+    max_concurrency: int, max_requests_per_second: object, page_retry_window: object
+) -> Limits:
+    """A client's limits; ``max_concurrency`` is checked already, the others here."""
     rate = check.positive_rate("max_requests_per_second", max_requests_per_second)
-    return Limits(max_concurrency=max_concurrency, max_requests_per_second=rate)
+    window = check.seconds("page_retry_window", page_retry_window)
+    return Limits(
+        max_concurrency=max_concurrency,
+        max_requests_per_second=rate,
+        page_retry_window=window,
+    )
 
 
 def _arn_region(arn: str) -> str | None:
@@ -123,16 +131,23 @@ class Client:
 
     Credentials, region and endpoint resolve as in botocore (arguments, environment,
     profile, instance metadata); ``session`` takes an aiobotocore ``AioSession`` and
-    ``config`` a botocore ``Config`` merged over this client's defaults. Retries are
-    botocore's: ``retry_mode`` (``"adaptive"`` by default, which also rate-limits the
-    client when throttled) and ``max_attempts`` override the ``Config``.
+    ``config`` a botocore ``Config`` merged over this client's defaults. Each request
+    is retried by botocore: ``retry_mode`` (``"standard"`` by default) and
+    ``max_attempts`` override the ``Config``.
+
+    The rate is this client's own: the requests of each region are paced at the quota
+    the service shows by throttling (found by listening to its answers, see
+    ``_rate.py``), so a crawl runs close to the quota without tipping over, and
+    throttling that the rate does not cause does not slow it down. A page that still
+    fails with throttling or a server error once botocore's attempts are spent is
+    asked again from its own token, with backoff, for up to ``page_retry_window``
+    seconds (0: not at all) before its listing fails.
 
     ``max_concurrency`` caps the requests this client has in flight at once, across
     all its listings and regions; its connection pool is sized to at least that, so
     the pool is never the bottleneck. ``max_requests_per_second`` optionally caps the
     HTTP requests it sends per second, retries included (a leaky bucket: at most one
-    second's worth at once). Beyond those, botocore's adaptive retry mode slows the
-    client down when the service throttles it. To use an aiobotocore client you
+    second's worth at once), on top of the pace. To use an aiobotocore client you
     already own, see :meth:`wrap`.
     """
 
@@ -151,6 +166,7 @@ class Client:
         max_attempts: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_requests_per_second: float | None = None,
+        page_retry_window: float = DEFAULT_PAGE_RETRY_WINDOW,
     ) -> None:
         if session is not None and profile_name is not None:
             raise ParamValidationError(
@@ -173,7 +189,7 @@ class Client:
             else check.int_in_range("max_attempts", max_attempts, 1),
             max_pool_connections=check.int_in_range("max_concurrency", max_concurrency, 1),
         )
-        limits = _limits(max_concurrency, max_requests_per_second)
+        limits = _limits(max_concurrency, max_requests_per_second, page_retry_window)
         self._options: TransportOptions | None = options
         self._setup(Transport(limits=limits, options=options), limits)
         self._where = f"region={region_name!r} endpoint={_without_userinfo(options.endpoint_url)!r}"
@@ -185,6 +201,7 @@ class Client:
         *,
         max_concurrency: int | None = None,
         max_requests_per_second: float | None = None,
+        page_retry_window: float = DEFAULT_PAGE_RETRY_WINDOW,
     ) -> Client:
         """A client over an open aiobotocore Personalize client that you own.
 
@@ -196,7 +213,7 @@ class Client:
         pool = pool_size(client)
         limit = pool if max_concurrency is None else max_concurrency
         check.int_in_range("max_concurrency", limit, 1, pool)
-        limits = _limits(limit, max_requests_per_second)
+        limits = _limits(limit, max_requests_per_second, page_retry_window)
         self = cls.__new__(cls)
         self._options = None
         self._setup(Transport(limits=limits, client=client), limits)
@@ -380,6 +397,7 @@ class Client:
                 max_items=limit,
                 operation=kind.list_operation,
                 solution_version_arn=arn,
+                retry_window=self._limits.page_retry_window,
             )
 
         async def produce(send: MemoryObjectSendStream[Any]) -> None:
@@ -595,6 +613,7 @@ class Client:
             on_error=check.choice("on_error", on_error, ON_ERROR_POLICIES),
             resume=resume or {},
             description=description,
+            page_retry_window=self._limits.page_retry_window,
         )
         self._check_usable()
         return merged_listing(_Fetcher(self), params, tasks=self._tasks)

@@ -30,6 +30,8 @@ consumer; cancelling that task (what leaving the listing does) cancels the pool.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,7 +44,12 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._discovery import LEVELS, Discovery, DiscoveryChain, expand, roots
-from ._exceptions import ClientClosedError, ConfigurationError, PersonalizeError
+from ._exceptions import (
+    ClientClosedError,
+    ConfigurationError,
+    InvalidNextTokenError,
+    PersonalizeError,
+)
 from ._models import JobKind, Page, ResourceLevel
 from ._paging import Listing, PageSource, TaskSet, hand_over, page_chain, prefetch_source
 from ._vocabulary import ChainKey, JobKindName, OnError
@@ -137,7 +144,9 @@ class JobChain:
 @dataclass(frozen=True, slots=True)
 class MergeParams:
     """A merged listing's input, checked: the chains given, what to discover, and how
-    (``resume``: chain -> the token to go on after, or ``None`` for a finished chain)."""
+    (``resume``: chain -> the token to go on after, or ``None`` for a finished chain;
+    ``page_retry_window``: how long a page failing with throttling or 5xx is asked
+    again, the client's setting)."""
 
     chains: tuple[JobChain, ...]
     discovery: Discovery | None
@@ -147,9 +156,16 @@ class MergeParams:
     on_error: OnError
     resume: Mapping[ChainKey, str | None]
     description: str
+    page_retry_window: float = 0.0
 
 
 _Chain = JobChain | DiscoveryChain
+
+_logger = logging.getLogger("aiopersonalize")
+
+
+class _Expired(Exception):
+    """A chain's starting token was refused before any page came."""
 
 
 @dataclass(slots=True)
@@ -304,7 +320,8 @@ class _Run:
     ) -> bool:
         """Follow one chain to its end, handing each page to ``on_page``; whether it got
         there. A failure the policy tolerates is recorded with ``failure(error=...,
-        next_token=...)``; any other is raised."""
+        next_token=...)``; any other is raised. A starting token the service refuses
+        before any page came is :class:`_Expired`, for the caller to start over."""
         token = starting_token
         pages = page_chain(
             fetch,
@@ -313,12 +330,17 @@ class _Run:
             max_items=None,
             operation=operation,
             solution_version_arn=solution_version_arn,
+            retry_window=self._plan.params.page_retry_window,
         )
         try:
             async for page in pages:
                 await on_page(page)
                 token = page.next_token
         except PersonalizeError as exc:
+            # (token is still the starting token: no page of this chain came yet)
+            expired = isinstance(exc, InvalidNextTokenError)
+            if expired and token is not None and token == starting_token:
+                raise _Expired from exc
             if not self._tolerate(exc):
                 raise
             self._plan.failures.append(failure(error=exc, next_token=token))
@@ -338,14 +360,38 @@ class _Run:
         failure = partial(
             ListingFailure, arn, operation=kind.list_operation, region=region, kind=kind.name
         )
-        completed = await self._follow(
-            fetch,
-            partial(hand_over, self._send),
-            failure,
-            starting_token=chain.starting_token,
-            operation=kind.list_operation,
-            solution_version_arn=arn,
-        )
+        send = self._send
+
+        async def restarted(page: Page[Any]) -> None:
+            await hand_over(send, dataclasses.replace(page, restarted=True))
+
+        try:
+            completed = await self._follow(
+                fetch,
+                partial(hand_over, send),
+                failure,
+                starting_token=chain.starting_token,
+                operation=kind.list_operation,
+                solution_version_arn=arn,
+            )
+        except _Expired:
+            # The token of an earlier run has expired (or was never valid): the chain
+            # is listed again from its start, its pages marked so that the consumer
+            # can skip the jobs it already had.
+            _logger.info(
+                "%s of %s in %s: the resume token was refused; listing it again from the start",
+                kind.list_operation,
+                arn or "the account",
+                region,
+            )
+            completed = await self._follow(
+                fetch,
+                restarted,
+                failure,
+                starting_token=None,
+                operation=kind.list_operation,
+                solution_version_arn=arn,
+            )
         if completed:
             plan.progress.versions_done += 1
         else:

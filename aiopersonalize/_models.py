@@ -178,6 +178,12 @@ class Page(Generic[T]):
     is the version whose jobs these are (``None`` for an account-wide listing);
     merged listings and crawls also set the ``region`` and job ``kind``, which with
     the version name the chain a page belongs to.
+
+    ``restarted`` is ``True`` on every page of a merged chain that was resumed from a
+    token the service refused as invalid or expired (AWS does not document how long a
+    ``nextToken`` lives) and was listed again from its start: jobs delivered before
+    the interruption come again, and a consumer that keeps what it had (a checkpointed
+    crawl) should skip those it already has.
     """
 
     items: tuple[T, ...]
@@ -185,6 +191,7 @@ class Page(Generic[T]):
     solution_version_arn: str | None = None
     region: str | None = None
     kind: JobKindName | None = None
+    restarted: bool = False
 
 
 class S3DataConfig(_Record, frozen=True, gc=False):

@@ -26,6 +26,8 @@ import contextlib
 import dataclasses
 import enum
 import hashlib
+import logging
+import random
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -34,7 +36,14 @@ from typing import Any, Generic, Protocol, TypeVar, final
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._exceptions import ClientClosedError, PaginationError, PersonalizeError, UsageError
+from ._exceptions import (
+    ClientClosedError,
+    PaginationError,
+    PersonalizeError,
+    ServerError,
+    ThrottlingError,
+    UsageError,
+)
 from ._models import Page
 
 __all__ = [
@@ -54,10 +63,50 @@ L = TypeVar("L", bound="Listing[Any]")
 
 FetchPage = Callable[[str | None, int], Awaitable[Page[T]]]
 
+_logger = logging.getLogger("aiopersonalize")
+# Asking a failed page again: the first wait is up to this long, doubling to the cap.
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 20.0
+
 
 def _digest(token: str) -> bytes:
     # Tokens can be 1500 characters long; remember a fixed-size digest of each.
     return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+
+async def fetch_patiently(
+    fetch: FetchPage[T], token: str | None, want: int, *, retry_window: float
+) -> Page[T]:
+    """``fetch(token, want)``, asked again while it fails with throttling or a server
+    error (botocore's own attempts spent), with exponential backoff and full jitter,
+    for up to ``retry_window`` seconds from the first failure; then that error.
+
+    Errors that asking again cannot mend (access denied, invalid input, a closed
+    client, a bad response) are raised at once. The page is asked from its own token,
+    so nothing is skipped or repeated.
+    """
+    deadline: float | None = None
+    failures = 0
+    while True:
+        try:
+            return await fetch(token, want)
+        except (ThrottlingError, ServerError) as exc:  # noqa: PERF203 - the loop is the retry
+            now = anyio.current_time()
+            if deadline is None:
+                deadline = now + retry_window
+            delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**failures))  # noqa: S311
+            if now + delay > deadline:
+                raise
+            failures += 1
+            _logger.info(
+                "%s of %s failed with %s; asking for the page again in %.1f s (failure %d)",
+                exc.operation,
+                exc.solution_version_arn or "the account",
+                type(exc).__name__,
+                delay,
+                failures,
+            )
+            await anyio.sleep(delay)
 
 
 async def page_chain(
@@ -68,8 +117,11 @@ async def page_chain(
     max_items: int | None,
     operation: str,
     solution_version_arn: str | None = None,
+    retry_window: float = 0.0,
 ) -> AsyncGenerator[Page[T], None]:
-    """The pages of one nextToken chain, in order.
+    """The pages of one nextToken chain, in order; each page asked again for up to
+    ``retry_window`` seconds while it fails with throttling or a server error
+    (:func:`fetch_patiently`).
 
     With ``max_items``, each request asks for no more than the items still wanted,
     so the last page is whole and its ``next_token`` is the service's own: resuming
@@ -85,7 +137,7 @@ async def page_chain(
     remaining = max_items
     while True:
         want = page_size if remaining is None else min(page_size, remaining)
-        page = await fetch(token, want)
+        page = await fetch_patiently(fetch, token, want, retry_window=retry_window)
         if remaining is not None:
             if len(page.items) > remaining:  # the service sent more than asked
                 page = dataclasses.replace(page, items=page.items[:remaining])

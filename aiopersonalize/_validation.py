@@ -187,6 +187,19 @@ def positive_rate(name: str, value: object) -> float | None:
     return rate
 
 
+def seconds(name: str, value: object) -> float:
+    """A finite number of seconds, zero or more (not a ``bool``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamValidationError(name, f"expected a number of seconds, got {_type_name(value)}")
+    try:
+        checked = float(value)
+    except OverflowError:  # an int beyond any float
+        checked = math.inf
+    if not math.isfinite(checked) or checked < 0:
+        raise ParamValidationError(name, f"must be a finite number, 0 or more, got {_show(value)}")
+    return checked
+
+
 def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
     """ARN -> ``NextToken`` for some of ``keys`` (``None``: no tokens)."""
     if value is None:

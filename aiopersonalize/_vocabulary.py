@@ -16,6 +16,7 @@ __all__ = [
     "CRAWL_STRATEGIES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PAGE_RETRY_WINDOW",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_MODE",
     "JOB_KIND_NAMES",
@@ -43,13 +44,19 @@ others), or record it and go on."""
 ON_ERROR_POLICIES: Final[tuple[OnError, ...]] = ("raise", "skip")
 
 RetryMode = Literal["adaptive", "standard", "legacy"]
-"""botocore's retry modes; ``"adaptive"`` is this library's default."""
+"""botocore's retry modes; ``"standard"`` is this library's default."""
 
 RETRY_MODES: Final[tuple[RetryMode, ...]] = ("adaptive", "standard", "legacy")
 
-DEFAULT_RETRY_MODE: Final[RetryMode] = "adaptive"
-"""Retries, and a client-side rate that slows down once the service throttles."""
+DEFAULT_RETRY_MODE: Final[RetryMode] = "standard"
+"""botocore's standard retries; the rate is this client's own (``_rate.py``), not
+botocore's adaptive mode, which collapses under throttling the rate does not cause."""
 
+
+DEFAULT_PAGE_RETRY_WINDOW: Final = 300.0
+"""Seconds a page that keeps failing with throttling or a server error (after botocore's
+own attempts) is asked again before its listing fails: long enough to ride out another
+workload's burst on the account's quota, short enough that an outage ends the listing."""
 
 DEFAULT_MAX_CONCURRENCY: Final = 32
 """A client's cap on requests in flight, across all its listings and regions."""

@@ -67,8 +67,13 @@ PER_PAGE = 2
 TOKENS = (None, "p1", "p2")
 WIDTH = 4  # versions of a merged listing, and its concurrency
 ATTEMPTS = 2
-RETRYING: dict[str, Any] = {"retry_mode": "standard", "max_attempts": ATTEMPTS}
-NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1}
+# What botocore's attempts do, alone: no page asked again by us (test_rate.py).
+RETRYING: dict[str, Any] = {
+    "retry_mode": "standard",
+    "max_attempts": ATTEMPTS,
+    "page_retry_window": 0,
+}
+NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1, "page_retry_window": 0}
 CUT = 10  # body bytes sent of a page cut short
 
 Mode = Literal["single", "raise", "skip"]

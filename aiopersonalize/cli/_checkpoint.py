@@ -13,6 +13,9 @@ and no ``strategy`` parameter):
   (``null`` once the chain is complete), the output's length after it (``offset``) and
   the CRC-32 of the output's bytes up to that length (``output_crc``, running over
   every byte the crawl writes).
+- an entry of a chain that was listed again from its start, because the service
+  refused its resume token (expired), carries ``"restarted": true``: the output may
+  hold some of that chain's jobs twice over otherwise, and a resume skips them.
 - every line carries ``crc``: the CRC-32 of the line's canonical encoding without it
   (sorted keys, no spaces, ASCII), continued from the previous line's ``crc``. A line
   must be exactly that encoding; so a changed byte, or a line removed, repeated, moved
@@ -88,6 +91,9 @@ class Recovered:
     ``None`` when it is complete; ``offset`` is how many bytes of the output to keep and
     ``output_crc`` their CRC-32; ``journal_length`` how many bytes of the journal are
     the entries kept, and ``journal_crc`` the checksum of the last of its lines.
+    ``restarted`` are the chains listed again from their start after their resume
+    token expired: the output may hold some of their jobs from before, which a resume
+    must not write again.
     """
 
     positions: Mapping[ChainKey, str | None]
@@ -95,6 +101,7 @@ class Recovered:
     journal_length: int
     output_crc: int
     journal_crc: int
+    restarted: frozenset[ChainKey] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,7 @@ class _Entry:
     output_crc: int
     length: int  # of its line, newline included
     crc: int  # of its line
+    restarted: bool  # a page of a chain listed again from its start
 
 
 def _canonical(obj: Mapping[str, Any]) -> bytes:
@@ -198,6 +206,8 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
 
 
 _ENTRY_MEMBERS = frozenset({"region", "kind", "version", "token", "offset", "output_crc"})
+# Only on the pages of a chain listed again from its start (its resume token expired).
+_RESTARTED = "restarted"
 
 
 def _entry(line: bytes, previous: int, kinds: Collection[JobKindName]) -> _Entry:
@@ -206,8 +216,9 @@ def _entry(line: bytes, previous: int, kinds: Collection[JobKindName]) -> _Entry
     :raises ValueError: it is not a whole, valid entry.
     """
     entry, crc = _checked(line, previous)
-    if set(entry) != _ENTRY_MEMBERS:
-        raise ValueError("not an entry")
+    restarted = _RESTARTED in entry
+    if set(entry) - {_RESTARTED} != _ENTRY_MEMBERS or entry.get(_RESTARTED, True) is not True:
+        raise ValueError("not an entry")  # restarted is written only as true
     region, kind, version = entry["region"], entry["kind"], entry["version"]
     token, offset, output_crc = entry["token"], entry["offset"], entry["output_crc"]
     if not _is_count(offset) or not _is_count(output_crc, _CRC_LIMIT):
@@ -218,7 +229,7 @@ def _entry(line: bytes, previous: int, kinds: Collection[JobKindName]) -> _Entry
         ((key, _),) = check_resume({(region, kind, version): token}, kinds=kinds).items()
     except ParamValidationError as exc:
         raise ValueError(str(exc)) from None
-    return _Entry(key, token, offset, output_crc, len(line) + 1, crc)
+    return _Entry(key, token, offset, output_crc, len(line) + 1, crc, restarted)
 
 
 def _entries(body: bytes, previous: int, kinds: Collection[JobKindName]) -> list[_Entry]:
@@ -312,6 +323,7 @@ def recover(
         journal_length=len(header) + 1 + sum(entry.length for entry in kept),
         output_crc=last.output_crc if last else 0,
         journal_crc=last.crc if last else crc,
+        restarted=frozenset(entry.key for entry in kept if entry.restarted),
     )
 
 
@@ -364,9 +376,12 @@ class Journal:
             crc=recovered.journal_crc,
         )
 
-    def record(self, key: ChainKey, token: str | None, data: bytes) -> None:
+    def record(
+        self, key: ChainKey, token: str | None, data: bytes, *, restarted: bool = False
+    ) -> None:
         """Journal a page of ``key`` whose bytes, ``data``, were just written (and
-        flushed) to the output after everything journaled before."""
+        flushed) to the output after everything journaled before; ``restarted``: a
+        page of a chain listed again from its start."""
         self._offset += len(data)
         self._output_crc = zlib.crc32(data, self._output_crc)
         region, kind, version = key
@@ -378,6 +393,8 @@ class Journal:
             "offset": self._offset,
             "output_crc": self._output_crc,
         }
+        if restarted:
+            entry[_RESTARTED] = True
         line, self._crc = _line(entry, self._crc)
         self._file.write(line)
         self._file.flush()

@@ -18,13 +18,14 @@ import argparse
 import dataclasses
 import os
 import sys
+from pathlib import Path
 
 import anyio
 
 from aiopersonalize import Client, ParamValidationError, PersonalizeError
 
 from ._checkpoint import CheckpointError, Recovered
-from ._engine import Outcome, Plan, crawl
+from ._engine import Earlier, Outcome, Plan, crawl
 from ._options import Options, OptionsError, ProgressMode, add_arguments, read_options
 from ._output import Target, open_target
 from ._summary import (
@@ -119,12 +120,16 @@ async def _crawl_command(options: Options, target: Target) -> Outcome:
     # Not ``async with client``: the client opens on its first request, after the
     # crawl's input was checked, and a failure to open is the crawl's fatal error.
     try:
+        recovered = target.recovered
         outcome = await crawl(
             client,
             plan,
             target.sink,
             journal=target.journal,
             progress=sys.stderr if _show_progress(options.progress, options.output) else None,
+            earlier=None
+            if recovered is None
+            else Earlier(Path(options.output), recovered.offset, recovered.restarted),
         )
     finally:
         await client.aclose()

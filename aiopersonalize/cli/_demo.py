@@ -80,7 +80,7 @@ def _introduction(emulator: Emulator, args: argparse.Namespace) -> Sequence[str]
         f"  aiopersonalize crawl --endpoint-url {emulator.endpoint_url} "
         + " ".join(f"--region {region}" for region in REGIONS)
         + f" --page-size {PAGE_SIZE} --concurrency {args.concurrency}"
-        + f" --retry-mode standard --max-attempts {MAX_ATTEMPTS} --output jobs.jsonl",
+        + f" --max-attempts {MAX_ATTEMPTS} --output jobs.jsonl",
         "",
     )
 
@@ -96,10 +96,8 @@ async def _demo(args: argparse.Namespace) -> Outcome:
             region_name=REGIONS[0],
             aws_access_key_id="demo",
             aws_secret_access_key="demo",  # noqa: S106 - the emulator accepts any key
-            # Throttling is part of the show; no call should run out of attempts, and
-            # the adaptive mode's slowdown would turn a second's demo into many.
+            # Throttling is part of the show; no call should run out of attempts.
             max_attempts=MAX_ATTEMPTS,
-            retry_mode="standard",
             max_concurrency=args.concurrency,
         ) as client:
             progress = sys.stderr if sys.stderr.isatty() else None

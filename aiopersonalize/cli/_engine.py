@@ -9,13 +9,15 @@ command and the demo both run it.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from pathlib import Path
+from typing import BinaryIO, TextIO
 
 import anyio
 from anyio.abc import TaskStatus
@@ -38,7 +40,7 @@ from aiopersonalize import (
 )
 
 from ._checkpoint import Journal
-from ._jsonl import Job, Sink, page_lines
+from ._jsonl import Job, Sink, chain_arns, job_arn, page_lines
 
 __all__ = ["Outcome", "Plan", "crawl", "progress_text"]
 
@@ -94,6 +96,52 @@ class Outcome:
     kept_bytes: int = 0
     reader_gone: bool = False  # stdout's reader closed the pipe
     strategy: CrawlStrategy | None = None  # what a listing is: see the summary
+    restarted: set[ChainKey] = field(default_factory=set)  # listed again from the start
+    repeats_skipped: int = 0  # jobs of restarted chains the output already had
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """What the interrupted run of a resumed crawl wrote: the output's first ``length``
+    bytes, where a chain listed again from its start (``restarted`` ones, and any whose
+    resume token the service now refuses) finds the jobs it must not write twice."""
+
+    output: Path
+    length: int
+    restarted: frozenset[ChainKey] = frozenset()
+
+    def jobs_of(self, key: ChainKey) -> set[str]:
+        """The ARNs of the jobs of ``key`` that the output holds."""
+        with self.output.open("rb") as file:
+            return chain_arns(_lines_upto(file, self.length), key)
+
+
+def _lines_upto(file: BinaryIO, length: int) -> Iterator[bytes]:
+    read = 0
+    for line in file:
+        read += len(line)
+        if read > length:
+            return
+        yield line
+
+
+class _Repeats:
+    """Drops from the pages of restarted chains the jobs the output already holds."""
+
+    def __init__(self, earlier: Earlier | None) -> None:
+        self._earlier = earlier
+        self._written: dict[ChainKey, set[str]] = {}
+
+    def filter(self, key: ChainKey, page: Page[Job]) -> tuple[Page[Job], bool]:
+        """The page with its repeats left out, and whether its chain was restarted."""
+        earlier = self._earlier
+        if not page.restarted and (earlier is None or key not in earlier.restarted):
+            return page, False
+        written = self._written.get(key)
+        if written is None:
+            written = self._written[key] = set() if earlier is None else earlier.jobs_of(key)
+        fresh = tuple(job for job in page.items if job_arn(job) not in written)
+        return dataclasses.replace(page, items=fresh), True
 
 
 def _chain(page: Page[Job]) -> ChainKey:
@@ -107,19 +155,27 @@ async def _write_pages(
     sink: Sink,
     journal: Journal | None,
     outcome: Outcome,
+    earlier: Earlier | None,
 ) -> None:
     """Write each page, then journal it.
 
     The writes are synchronous: no cancellation can fall between a page's output and
-    its journal entry (a killed process is the journal's business).
+    its journal entry (a killed process is the journal's business). A chain listed
+    again from its start writes only the jobs the output does not hold yet.
     """
+    repeats = _Repeats(earlier)
     async with listing:
-        async for page in listing.pages():
+        async for listed in listing.pages():
+            key = _chain(listed)
+            page, restarted = repeats.filter(key, listed)
             data = page_lines(page)
             sink.write(data)
             sink.flush()
             if journal is not None:
-                journal.record(_chain(page), page.next_token, data)
+                journal.record(key, page.next_token, data, restarted=restarted)
+            if restarted:
+                outcome.restarted.add(key)
+                outcome.repeats_skipped += len(listed.items) - len(page.items)
             outcome.jobs[page.kind or "?"] += len(page.items)
             if page.region is not None:
                 outcome.regions.add(page.region)
@@ -130,10 +186,11 @@ async def _consume(
     sink: Sink,
     journal: Journal | None,
     outcome: Outcome,
+    earlier: Earlier | None,
 ) -> None:
     """:func:`_write_pages`, with a fatal error kept on the outcome."""
     try:
-        await _write_pages(listing, sink, journal, outcome)
+        await _write_pages(listing, sink, journal, outcome, earlier)
     except BrokenPipeError:
         # The reader has gone (``crawl | head``): stop quietly, as a filter does.
         outcome.reader_gone = True
@@ -203,12 +260,14 @@ async def crawl(
     *,
     journal: Journal | None = None,
     progress: TextIO | None = None,
+    earlier: Earlier | None = None,
 ) -> Outcome:
     """Crawl ``plan`` into ``sink`` as JSON Lines; the returned outcome says how it went.
 
     ``journal``: the checkpoint's, positioned at the sink's end. Fatal errors and
     signals end the crawl and are kept on the outcome, never raised: what was written
     stays written (and journaled). ``progress``: a stream for the progress line.
+    ``earlier``: what the interrupted run of a resumed crawl wrote.
 
     :raises ParamValidationError: the plan is invalid (nothing was sent).
     """
@@ -221,7 +280,7 @@ async def crawl(
                 await tg.start(_watch_signals, tg.cancel_scope, outcome)
             if line is not None:
                 tg.start_soon(_report_progress, listing, client, outcome, line)
-            await _consume(listing, sink, journal, outcome)
+            await _consume(listing, sink, journal, outcome, earlier)
             tg.cancel_scope.cancel()
     finally:
         if line is not None:

@@ -7,13 +7,13 @@ Each line is one JSON object: the job's ``kind`` and ``region``, then its AWS me
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, Page
+from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, ChainKey, Page
 
-__all__ = ["Job", "Sink", "page_lines"]
+__all__ = ["Job", "Sink", "chain_arns", "job_arn", "page_lines"]
 
 Job = BatchInferenceJobSummary | BatchSegmentJobSummary
 """A job as the crawl lists it, of either kind."""
@@ -46,3 +46,30 @@ def page_lines(page: Page[Job]) -> bytes:
     """The page's jobs as JSON Lines: kind, region, then the AWS members."""
     head = {"kind": page.kind, "region": page.region}
     return b"".join(_json_line({**head, **job.to_dict()}) for job in page.items)
+
+
+def job_arn(job: Job) -> str:
+    """The job's ARN, whichever its kind."""
+    if isinstance(job, BatchInferenceJobSummary):
+        return job.batch_inference_job_arn
+    return job.batch_segment_job_arn
+
+
+_ARN_MEMBERS = {"inference": "batchInferenceJobArn", "segment": "batchSegmentJobArn"}
+
+
+def chain_arns(lines: Iterable[bytes], key: ChainKey) -> set[str]:
+    """The ARNs of the jobs of chain ``key`` among JSON ``lines`` of this format: its
+    kind in its region, of its solution version (any, for an account-wide chain)."""
+    region, kind, version = key
+    # Every line begins with its kind and region (page_lines): most are told apart
+    # without decoding them.
+    head = _json_line({"kind": kind, "region": region})[:-2] + b","
+    member = _ARN_MEMBERS[kind]
+    found: set[str] = set()
+    for line in lines:
+        if line.startswith(head):
+            job = json.loads(line)
+            if version is None or job.get("solutionVersionArn") == version:
+                found.add(job[member])
+    return found

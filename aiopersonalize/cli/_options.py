@@ -120,8 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--retry-mode",
         choices=RETRY_MODES,
-        help=f"botocore's retry mode (default {DEFAULT_RETRY_MODE}: retries, and slowing down "
-        "once throttled)",
+        help=f"botocore's retry mode (default {DEFAULT_RETRY_MODE}; the pace at the service's "
+        "quota is the client's own in every mode)",
     )
     how.add_argument(
         "--max-attempts",

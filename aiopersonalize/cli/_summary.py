@@ -91,6 +91,12 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
             f"complete, {p.versions_failed} failed"
         )
     lines.extend(f"  failed: {failure_line(f)}" for f in outcome.failures)
+    if outcome.restarted:
+        lines.append(
+            f"restarted: {_plural(len(outcome.restarted), 'listing')} listed again from the "
+            f"start (the service refused the resume token: expired), "
+            f"{_plural(outcome.repeats_skipped, 'job')} already written skipped"
+        )
     rate = jobs / outcome.elapsed if outcome.elapsed > 0 else 0.0
     if outcome.stats is not None:
         lines.append(

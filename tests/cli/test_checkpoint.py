@@ -618,3 +618,33 @@ def test_power_cut_resumes_from_the_last_page_both_files_hold(
     else:
         assert found is not None
         assert found.offset == expected
+
+
+def test_chains_listed_again_from_the_start_are_recovered_as_such(tmp_path: Path) -> None:
+    """Entries recorded as of a restarted chain (its resume token expired) carry
+    ``"restarted": true`` under the line checksum, and a recovery names those chains,
+    so that a later resume still skips the jobs the output holds from before."""
+    journal, output = tmp_path / "j", tmp_path / "o"
+    with output.open("wb") as sink:
+        log = Journal.create(journal, PARAMS, sink)
+        for (key, token, data), restarted in zip(
+            PAGES[:4], (False, False, True, False), strict=True
+        ):
+            sink.write(data)
+            sink.flush()
+            log.record(key, token, data, restarted=restarted)
+        log.close()
+    lines = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    assert [line.get("restarted") for line in lines[1:]] == [None, None, True, None]
+    assert resealed(lines) == journal.read_bytes()
+    assert recovered(journal, output).restarted == {PAGES[2][0]}
+
+
+@pytest.mark.parametrize("value", [False, 1, "true", None])
+def test_a_restarted_member_other_than_true_is_damage(tmp_path: Path, value: Any) -> None:
+    """``restarted`` is written only as ``true``: any other value, resealed, is refused
+    as damage naming the line."""
+    journal, output = journal_with(tmp_path, PAGES)
+    rewrite(journal, 3, restarted=value)
+    with pytest.raises(CheckpointError, match="damaged at line 3"):
+        recover(journal, output, PARAMS, kinds=KINDS)

@@ -25,11 +25,13 @@ from aiopersonalize.cli import main
 from aiopersonalize.emulator import (
     Emulator,
     EmulatorOptions,
+    EmulatorThread,
     Faults,
     InventorySpec,
     JobKind,
 )
 
+from ..clients import FakeClock
 from ..helpers import assert_no_secrets, run_cli
 
 # 4 solution versions; with --page-size 5, 3 pages of inference jobs and 2 of segment
@@ -462,6 +464,45 @@ def test_resume_drops_unjournaled_and_torn_writes(
     assert sorted(output.read_text().splitlines()) == expected
     assert journal_entries(checkpoint) == len(entries)
     assert all(json.loads(line) for line in checkpoint.read_bytes().splitlines())
+
+
+@pytest.mark.parametrize("strategy", ["account", "versions"])
+def test_a_resume_whose_tokens_expired_lists_those_chains_again_writing_no_job_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], strategy: str
+) -> None:
+    """Resumed after the service's tokens expired (an emulator whose tokens live 60 s,
+    its clock moved on), each unfinished chain is listed again from its start and only
+    the jobs the output does not hold yet are written: every job exactly once, and the
+    summary says so; a rerun after that writes nothing."""
+    clock = FakeClock()
+    options = EmulatorOptions(inventory=SMALL, seed=7, clock=clock, token_lifetime=60)
+    # Constructed here: the test moves the emulator's clock.
+    with EmulatorThread(options) as emulator:
+        output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
+        argv = crawl_argv(
+            emulator, "--strategy", strategy, "-o", str(output), "--checkpoint", str(checkpoint)
+        )
+        assert main(argv) == 0
+        expected = sorted(output.read_text().splitlines())
+        # Interrupted after its first 3 pages (a crash: the journal's later entries never
+        # made it), then resumed once every token it holds has expired.
+        header, *entries = checkpoint.read_bytes().splitlines(keepends=True)
+        assert any(json.loads(line)["token"] for line in entries[:3])
+        checkpoint.write_bytes(b"".join([header, *entries[:3]]))
+        clock.advance(61)
+        emulator.stats.reset()
+        capsys.readouterr()
+        assert main(argv) == 0
+        summary = capsys.readouterr().err
+        assert sorted(output.read_text().splitlines()) == expected
+        assert_exactly_once(read_jobs(output))
+        assert "listed again from the start" in summary
+        assert emulator.stats.client_errors >= 1  # InvalidNextTokenException
+        restarted = [json.loads(line) for line in checkpoint.read_bytes().splitlines()[1:]]
+        assert any(entry.get("restarted") for entry in restarted)
+
+        assert main(argv) == 0
+        assert sorted(output.read_text().splitlines()) == expected
 
 
 # -- the demo ---------------------------------------------------------------------------

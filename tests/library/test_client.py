@@ -42,7 +42,8 @@ from ..peers import (
     scripted_peer,
 )
 
-NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1}
+# What botocore's attempts do, alone: no page asked again by us (test_rate.py).
+NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1, "page_retry_window": 0}
 
 
 @pytest.fixture
@@ -331,10 +332,10 @@ async def test_retry_mode_and_max_attempts_win_over_a_passed_config(code: str, s
     RequestTimeoutException (retried by standard mode, not by legacy) is tried twice."""
     config = Config(retries={"mode": "legacy", "total_max_attempts": 3})
     script = [error(code, "no", status)] * 3
-    async with connected(script, config=config, retry_mode="standard", max_attempts=2) as (
-        peer,
-        client,
-    ):
+    # page_retry_window=0: botocore's attempts alone, no page asked again by us.
+    async with connected(
+        script, config=config, retry_mode="standard", max_attempts=2, page_retry_window=0
+    ) as (peer, client):
         with pytest.raises(ServiceError) as info:
             await client.list_batch_inference_jobs(VERSION_ARN).collect()
     assert info.value.code == code
@@ -344,10 +345,9 @@ async def test_retry_mode_and_max_attempts_win_over_a_passed_config(code: str, s
 async def test_a_passed_config_sets_the_retries_when_no_arguments_override_it() -> None:
     """Without retry_mode or max_attempts, a Config's retries apply: one attempt at a 500."""
     config = Config(retries={"mode": "standard", "total_max_attempts": 1})
-    async with connected([error("InternalFailure", "no", 500)] * 3, config=config) as (
-        peer,
-        client,
-    ):
+    async with connected(
+        [error("InternalFailure", "no", 500)] * 3, config=config, page_retry_window=0
+    ) as (peer, client):
         with pytest.raises(ServiceError):
             await client.list_batch_inference_jobs(VERSION_ARN).collect()
     assert peer.received.value == 1

@@ -50,8 +50,13 @@ from ..peers import (
 
 LIST = "ListBatchInferenceJobs"
 ATTEMPTS = 2
-RETRYING: dict[str, Any] = {"retry_mode": "standard", "max_attempts": ATTEMPTS}
-NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1}
+# What botocore's attempts do, alone: no page asked again by us (test_rate.py).
+RETRYING: dict[str, Any] = {
+    "retry_mode": "standard",
+    "max_attempts": ATTEMPTS,
+    "page_retry_window": 0,
+}
+NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1, "page_retry_window": 0}
 SMALL = InventorySpec(
     dataset_groups=1,
     solutions_per_dataset_group=1,

@@ -71,9 +71,10 @@ MANY = InventorySpec(
     inference_jobs_per_version=3,
     segment_jobs_per_version=3,
 )
-NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1}
+# What botocore's attempts do, alone: no page asked again by us (test_rate.py).
+NO_RETRY: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 1, "page_retry_window": 0}
 # Generous enough that no call runs out of attempts at a 19% failure rate per attempt.
-RETRYING: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 10}
+RETRYING: dict[str, Any] = {"retry_mode": "standard", "max_attempts": 10, "page_retry_window": 0}
 
 
 def version_arn(name: str) -> str:

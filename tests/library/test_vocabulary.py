@@ -30,6 +30,7 @@ LAYERS = (
     "_validation",
     "_models",
     "_wire",
+    "_rate",
     "_transport",
     "_paging",
     "_discovery",
