@@ -6,15 +6,23 @@ burst). A crawl's time is its number of calls over that rate, so the client shou
 at the quota: faster only wastes requests on throttling, slower wastes time.
 
 :class:`RateFinder` paces the HTTP requests of one account and region (retries
-included) and learns from each answer whether it was throttled. It starts unpaced.
-Every window (about a second of answers) it measures the *accepted rate*, answers that
-were not throttled per second, which under a quota cannot exceed the quota, and the
-share of answers throttled. Its estimate of the quota is the highest accepted rate of
-the recent windows (like TCP BBR's bandwidth filter), and it paces at that estimate
-times a gain that cycles (1.25 for one window to probe for more, 0.85 for one to let
-the service's bucket refill, then 1). A window throttled well beyond the usual share of
-throttling of the recent windows (their median, plus what chance alone explains)
-resets the estimate to that window's accepted rate: the quota showed.
+included) and learns from each answer whether it was throttled. It starts unpaced, and
+starts pacing when the quota shows as a wall: at least half of the last answers
+throttled, and of the last retries too (a quota throttles a retry sent right after as
+it did the first attempt; throttling at random, or of first attempts only, does not).
+It then paces at a little below what the service accepted in the last second, and
+grows that while every request is taken. Every window (about a second of answers) it
+measures the *accepted rate* (answers not throttled, per second; under a quota it
+cannot exceed the quota) and the share throttled. Its estimate of the quota is the
+highest rate of the recent windows (like TCP BBR's bandwidth filter), and it paces at
+the estimate times a gain that cycles: 1.25 for one window to probe for more, 0.85 for
+one to let the service's bucket refill, then 1. A window throttled well beyond the
+*usual share* (the median of the recent windows', plus what chance alone explains)
+resets the estimate to what it accepted: the quota showed; so does a drain window
+throttled less than the probe before it. A window as throttled as the one before,
+although that one brought the rate down, shows throttling the rate does not cause: it
+joins the usual share, and windows within the usual share count what they sent, not
+only what was accepted.
 
 Why not botocore's adaptive retry mode (what this client used before): it cuts its rate
 on every throttled answer, so throttling that the rate does not cause (another
@@ -51,7 +59,7 @@ _WINDOW = 1.0
 _HEAVY_WINDOW = 0.25
 _HEAVY_COUNT = 20  # throttled answers that close a window early
 _MIN_ANSWERS = 3  # a window with fewer answers says too little, and goes on
-_HISTORY = 8  # windows the estimate and the floor remember
+_HISTORY = 8  # windows the estimate and the usual share remember
 # The gain cycle: probe above the estimate, drain below it, then cruise at it.
 _GAINS = (1.25, 0.85, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 _DRAIN = 1
