@@ -45,6 +45,7 @@ from ._exceptions import (
     UsageError,
 )
 from ._models import Page
+from ._vocabulary import MAX_BACKOFF
 
 __all__ = [
     "Listing",
@@ -64,9 +65,8 @@ L = TypeVar("L", bound="Listing[Any]")
 FetchPage = Callable[[str | None, int], Awaitable[Page[T]]]
 
 _logger = logging.getLogger("aiopersonalize")
-# Asking a failed page again: the first wait is up to this long, doubling to the cap.
+# Asking a failed page again: the first wait is up to this long, doubling to MAX_BACKOFF.
 _BACKOFF_BASE = 0.5
-_BACKOFF_CAP = 20.0
 
 
 def _digest(token: str) -> bytes:
@@ -94,7 +94,7 @@ async def fetch_patiently(
             now = anyio.current_time()
             if deadline is None:
                 deadline = now + retry_window
-            delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**failures))  # noqa: S311
+            delay = random.uniform(0, min(MAX_BACKOFF, _BACKOFF_BASE * 2**failures))  # noqa: S311
             if now + delay > deadline:
                 raise
             failures += 1

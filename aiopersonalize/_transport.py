@@ -50,7 +50,7 @@ from ._exceptions import (
 from ._models import JobKind, Page, ResourceLevel
 from ._rate import RateFinder
 from ._redact import redact
-from ._vocabulary import DEFAULT_RETRY_MODE, RetryMode
+from ._vocabulary import DEFAULT_RETRY_MODE, MAX_BACKOFF, RetryMode
 from ._wire import SHAPES, Described, Listed, Shape
 
 if TYPE_CHECKING:
@@ -93,10 +93,7 @@ def _service_error(
     status = metadata.get("HTTPStatusCode")
     cls = _SERVICE_ERRORS.get(code)
     if cls is None:
-        throttled = _THROTTLING.is_retryable(
-            RetryContext(attempt_number=1, parsed_response=dict(response))
-        )
-        if throttled:
+        if _is_throttled(response):
             cls = ThrottlingError
         elif isinstance(status, int) and status >= 500:
             cls = ServerError
@@ -255,7 +252,6 @@ _SEND_HOOK_ID = "aiopersonalize-before-send"
 _ANSWER_HOOK_ID = "aiopersonalize-answer"
 _RETRY_HOOK_ID = "aiopersonalize-paced-retry"
 _SERVER_ERROR_BASE = 0.05  # seconds: a 5xx attempt's first backoff is up to this long
-_BACKOFF_CAP = 20.0  # botocore's
 
 
 async def _before_send(**_: Any) -> None:
@@ -309,7 +305,7 @@ def _paced_retry(
     if _is_throttled(parsed):
         return call.rate.retry_delay()
     if getattr(http, "status_code", 0) >= 500:
-        return random.uniform(0, min(_SERVER_ERROR_BASE * 2 ** (attempts - 1), _BACKOFF_CAP))  # noqa: S311
+        return random.uniform(0, min(_SERVER_ERROR_BASE * 2 ** (attempts - 1), MAX_BACKOFF))  # noqa: S311
     return None
 
 

@@ -172,16 +172,22 @@ def choices(name: str, values: object, allowed: Iterable[L]) -> tuple[L, ...]:
     return tuple(dict.fromkeys(choice(f"{name}[{i}]", v, allowed) for i, v in enumerate(items)))
 
 
+def _float(name: str, value: object, what: str) -> float:
+    """``value`` as a float (an int beyond any float is an infinity), or refused: only
+    ``int`` and ``float``, never a ``bool``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamValidationError(name, f"expected {what}, got {_type_name(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond any float
+        return math.inf if value > 0 else -math.inf
+
+
 def positive_rate(name: str, value: object) -> float | None:
     """``None``, or a finite number above zero (not a ``bool``)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParamValidationError(name, f"expected a number, got {_type_name(value)}")
-    try:
-        rate = float(value)
-    except OverflowError:  # an int beyond any float
-        rate = math.inf if value > 0 else -math.inf
+    rate = _float(name, value, "a number")
     if not math.isfinite(rate) or rate <= 0:
         raise ParamValidationError(name, f"must be a finite number above 0, got {_show(value)}")
     return rate
@@ -189,12 +195,7 @@ def positive_rate(name: str, value: object) -> float | None:
 
 def seconds(name: str, value: object) -> float:
     """A finite number of seconds, zero or more (not a ``bool``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParamValidationError(name, f"expected a number of seconds, got {_type_name(value)}")
-    try:
-        checked = float(value)
-    except OverflowError:  # an int beyond any float
-        checked = math.inf
+    checked = _float(name, value, "a number of seconds")
     if not math.isfinite(checked) or checked < 0:
         raise ParamValidationError(name, f"must be a finite number, 0 or more, got {_show(value)}")
     return checked

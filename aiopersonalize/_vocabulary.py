@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_MODE",
     "JOB_KIND_NAMES",
+    "MAX_BACKOFF",
     "MAX_PAGE_SIZE",
     "MIN_PAGE_SIZE",
     "NEXT_TOKEN_MAX_LENGTH",
@@ -57,6 +58,10 @@ DEFAULT_PAGE_RETRY_WINDOW: Final = 300.0
 """Seconds a page that keeps failing with throttling or a server error (after botocore's
 own attempts) is asked again before its listing fails: long enough to ride out another
 workload's burst on the account's quota, short enough that an outage ends the listing."""
+
+MAX_BACKOFF: Final = 20.0
+"""Seconds: the longest wait before a failed attempt is made again (botocore's cap),
+for botocore's retries and for a page asked again."""
 
 DEFAULT_MAX_CONCURRENCY: Final = 32
 """A client's cap on requests in flight, across all its listings and regions."""
