@@ -7,9 +7,11 @@ at the quota: faster only wastes requests on throttling, slower wastes time.
 
 :class:`RateFinder` paces the HTTP requests of one account and region (retries
 included) and learns from each answer whether it was throttled. It starts unpaced, and
-starts pacing when the quota shows as a wall: at least half of the last answers
-throttled, and of the last retries too (a quota throttles a retry sent right after as
-it did the first attempt; throttling at random, or of first attempts only, does not).
+starts pacing when the quota shows as a wall: nearly all of the last answers
+throttled (requests in flight together meet the quota before any retry is answered),
+or at least half of them and of the last retries too (a quota throttles a retry sent
+right after as it did the first attempt; throttling at random, or of first attempts
+only, does not).
 It then paces at a little below what the service accepted in the last second, and
 grows that while every request is taken. Every window (about a second of answers) it
 measures the *accepted rate* (answers not throttled, per second; under a quota it
@@ -52,6 +54,9 @@ __all__ = ["RateFinder"]
 # cause as a steady trickle that never comes near half.
 _ONSET_ANSWERS = 10
 _ONSET_RETRIES = 3
+# ... or at once when nearly all of them were: requests sent before the first retry
+# comes back meet the wall too (chance alone throttling 9 of 10 at a 12 % share: 5e-8).
+_WALL_ANSWERS = 9
 _SETTLE = 0.25  # seconds after pacing starts during which answers are not counted
 _STARTUP_GROWTH = 1.25  # per window, while paced requests wait and nothing shows a quota
 # A window closes after this long, or sooner when heavy throttling needs an answer.
@@ -152,14 +157,16 @@ class RateFinder:
             self._window_start = now
 
     def _at_a_wall(self) -> bool:
-        """Whether the unpaced requests have met the quota: at least half of the last
-        answers throttled, and of the last retries too (a quota throttles a retry sent
-        right after as it did the first attempt; a service that throttles first
-        attempts only, or at random, does not)."""
+        """Whether the unpaced requests have met the quota: nearly all of the last
+        answers throttled, or at least half of them and of the last retries too (a
+        quota throttles a retry sent right after as it did the first attempt; a service
+        that throttles first attempts only, or at random, does not)."""
         recent, retries = self._recent, self._recent_retries
-        return (
-            len(recent) == _ONSET_ANSWERS
-            and 2 * sum(recent) >= len(recent)
+        if len(recent) < _ONSET_ANSWERS:
+            return False
+        throttled = sum(recent)
+        return throttled >= _WALL_ANSWERS or (
+            2 * throttled >= len(recent)
             and len(retries) >= _ONSET_RETRIES
             and 2 * sum(retries) >= len(retries)
         )

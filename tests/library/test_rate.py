@@ -99,6 +99,42 @@ def test_a_wall_of_throttling_starts_pacing_below_what_was_accepted() -> None:
     assert 0.8 * 20 <= finder.rate <= 20
 
 
+def test_a_wall_met_by_first_attempts_alone_starts_pacing_before_any_retry() -> None:
+    """Nearly all of the last ten answers throttled starts pacing although no retry has
+    come back yet: requests sent at once (32 in flight, the next versions' first pages)
+    meet the quota before the first retries can show it."""
+    clock = Clock()
+    finder = RateFinder(clock)
+    answers(finder, clock, per_second=20, seconds=1, throttled=lambda i: False)
+    answers(
+        finder,
+        clock,
+        per_second=1000,
+        seconds=0.01,
+        throttled=lambda i: i != 4,
+        retry=lambda i: False,
+    )
+    assert finder.rate is not None
+    assert 0.8 * 20 <= finder.rate <= 20
+
+
+def test_eight_of_ten_first_attempts_throttled_is_not_yet_a_wall() -> None:
+    """Eight of ten first attempts throttled, with no retry to confirm it, is not taken
+    for a quota: the finder waits for the retries (or a ninth)."""
+    clock = Clock()
+    finder = RateFinder(clock)
+    answers(finder, clock, per_second=20, seconds=1, throttled=lambda i: False)
+    answers(
+        finder,
+        clock,
+        per_second=1000,
+        seconds=0.01,
+        throttled=lambda i: i not in (2, 7),
+        retry=lambda i: False,
+    )
+    assert finder.rate is None
+
+
 def test_paced_the_estimate_follows_what_the_quota_accepts() -> None:
     """Paced, windows throttled beyond the floor bring the estimate down to the accepted
     rate, and unthrottled probes raise it: it settles around the quota."""
