@@ -8,8 +8,9 @@ at the quota: faster only wastes requests on throttling, slower wastes time.
 :class:`RateFinder` paces the HTTP requests of one account and region (retries
 included) and learns from each answer whether it was throttled. It starts unpaced, and
 starts pacing when the quota shows as a wall: nearly all of the last answers
-throttled (requests in flight together meet the quota before any retry is answered),
-or at least half of them and of the last retries too (a quota throttles a retry sent
+throttled right after the service took a burst (requests in flight together meet the
+emptied bucket before any retry is answered), or at least half of them and of the
+last retries too (a quota throttles a retry sent
 right after as it did the first attempt; throttling at random, or of first attempts
 only, does not).
 It then paces at a little below what the service accepted in the last second, and
@@ -54,8 +55,11 @@ __all__ = ["RateFinder"]
 # cause as a steady trickle that never comes near half.
 _ONSET_ANSWERS = 10
 _ONSET_RETRIES = 3
-# ... or at once when nearly all of them were: requests sent before the first retry
-# comes back meet the wall too (chance alone throttling 9 of 10 at a 12 % share: 5e-8).
+# ... or at once when nearly all of them were right after the service took a burst (at
+# least as many in the last second): a bucket emptied, and requests sent before the
+# first retry is answered meet it too. Chance alone throttles 9 of 10 at a 12 % share
+# once in 2e7; a service that throttles first attempts (and takes retries) took no
+# burst before them.
 _WALL_ANSWERS = 9
 _SETTLE = 0.25  # seconds after pacing starts during which answers are not counted
 _STARTUP_GROWTH = 1.25  # per window, while paced requests wait and nothing shows a quota
@@ -140,7 +144,7 @@ class RateFinder:
                 self._accepted_at.append(now)
                 while self._accepted_at[0] < now - 1.0:
                     self._accepted_at.popleft()
-            elif self._at_a_wall():
+            elif self._at_a_wall(now):
                 self._start_pacing(now)
             return
         if now < self._window_start:
@@ -156,16 +160,18 @@ class RateFinder:
             self._close_window(elapsed, answers)
             self._window_start = now
 
-    def _at_a_wall(self) -> bool:
+    def _at_a_wall(self, now: float) -> bool:
         """Whether the unpaced requests have met the quota: nearly all of the last
-        answers throttled, or at least half of them and of the last retries too (a
-        quota throttles a retry sent right after as it did the first attempt; a service
-        that throttles first attempts only, or at random, does not)."""
+        answers throttled right after a burst was taken, or at least half of them and
+        of the last retries too (a quota throttles a retry sent right after as it did
+        the first attempt; a service that throttles first attempts only, or at random,
+        does not)."""
         recent, retries = self._recent, self._recent_retries
         if len(recent) < _ONSET_ANSWERS:
             return False
         throttled = sum(recent)
-        return throttled >= _WALL_ANSWERS or (
+        burst = sum(1 for at in self._accepted_at if at >= now - 1.0)
+        return (throttled >= _WALL_ANSWERS and burst >= _ONSET_ANSWERS) or (
             2 * throttled >= len(recent)
             and len(retries) >= _ONSET_RETRIES
             and 2 * sum(retries) >= len(retries)

@@ -135,6 +135,23 @@ def test_eight_of_ten_first_attempts_throttled_is_not_yet_a_wall() -> None:
     assert finder.rate is None
 
 
+def test_first_attempts_throttled_with_no_burst_taken_before_are_not_a_wall() -> None:
+    """Every first attempt of a start throttled, with nothing accepted before them (a
+    service that throttles first attempts and takes retries), does not start pacing:
+    a quota's wall follows the burst its bucket took."""
+    clock = Clock()
+    finder = RateFinder(clock)
+    answers(
+        finder,
+        clock,
+        per_second=1000,
+        seconds=0.03,
+        throttled=lambda i: True,
+        retry=lambda i: False,
+    )
+    assert finder.rate is None
+
+
 def test_paced_the_estimate_follows_what_the_quota_accepts() -> None:
     """Paced, windows throttled beyond the floor bring the estimate down to the accepted
     rate, and unthrottled probes raise it: it settles around the quota."""
