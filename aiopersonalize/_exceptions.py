@@ -99,7 +99,23 @@ class UsageError(PersonalizeError, RuntimeError):
 
 
 class ConfigurationError(PersonalizeError):
-    """The client cannot make requests as configured (credentials, region, endpoint)."""
+    """The client cannot make requests as configured (credentials, region, endpoint).
+
+    ``setting`` names what is missing or wrong, where known: ``"region"``,
+    ``"credentials"`` or ``"profile"`` (so that an application can say which of its
+    own options or variables to set).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        setting: str | None = None,
+        operation: str | None = None,
+        solution_version_arn: str | None = None,
+    ) -> None:
+        super().__init__(message, operation=operation, solution_version_arn=solution_version_arn)
+        self.setting = setting
 
 
 class TransportError(PersonalizeError):

@@ -292,6 +292,8 @@ class _Run:
                 tg.cancel_scope.cancel()  # the consumer has gone
                 return
             except Exception as exc:
+                if isinstance(chain, JobChain):  # a listing that failed, fatally
+                    self._plan.progress.versions_failed += 1
                 if self.fatal is None:
                     self.fatal = exc
                 tg.cancel_scope.cancel()

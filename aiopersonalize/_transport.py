@@ -169,17 +169,19 @@ def _translate(
     if isinstance(exc, botoexc.ParamValidationError):
         # Our own validation runs first; this is a safety net, never the plan.
         return ParamValidationError("request", redact(str(exc)), operation=operation)
+    if isinstance(exc, botoexc.NoRegionError):
+        return ConfigurationError(redact(str(exc)), setting="region", **context)
+    if isinstance(exc, botoexc.ProfileNotFound):
+        return ConfigurationError(redact(str(exc)), setting="profile", **context)
     if isinstance(
         exc,
         (
             botoexc.NoCredentialsError,
             botoexc.PartialCredentialsError,
             botoexc.CredentialRetrievalError,
-            botoexc.NoRegionError,
-            botoexc.ProfileNotFound,
         ),
     ):
-        return ConfigurationError(redact(str(exc)), **context)
+        return ConfigurationError(redact(str(exc)), setting="credentials", **context)
     if isinstance(exc, botoexc.BotoCoreError):
         return PersonalizeError(redact(str(exc)), **context)
     return None

@@ -332,14 +332,14 @@ def test_checkpoint_of_another_crawl_is_refused(
     before = output.read_bytes()
     result = run_cli(crawl_argv(emulator_in_thread, "--kind", "segment", *files), tmp_path)
     assert result.returncode == 2
-    assert "different crawl (kinds differ)" in result.stderr
+    assert "different crawl: its --kind differs from this command's" in result.stderr
     assert output.read_bytes() == before
     other = run_cli(
         crawl_argv(emulator_in_thread, "--kind", "inference", "--strategy", "versions", *files),
         tmp_path,
     )
     assert other.returncode == 2
-    assert "different crawl (strategy differ)" in other.stderr
+    assert "different crawl: its --strategy differs" in other.stderr
     assert output.read_bytes() == before
 
 
