@@ -16,7 +16,6 @@ import anyio
 
 import aiopersonalize
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults
-from aiopersonalize.emulator.serve import DEFAULT_PORT
 
 from ._engine import Outcome, Plan, crawl
 from ._summary import EXIT_INTERRUPTED, exit_status, summarize
@@ -28,6 +27,8 @@ REGIONS = ("us-east-1", "eu-west-1")
 PAGE_SIZE = 10
 SAMPLE_LINES = 3
 MAX_ATTEMPTS = 6
+# The port the printed ``serve`` command binds, and the printed crawl's endpoint.
+SERVE_PORT = 8686
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,11 +74,11 @@ def commands(args: argparse.Namespace) -> tuple[str, str]:
     serving it (until Ctrl-C), one crawling it. A local endpoint needs no AWS
     configuration: the client signs with dummy keys when none are configured."""
     serve = (
-        f"aiopersonalize serve --port {DEFAULT_PORT} --seed {args.seed}"
+        f"aiopersonalize serve --port {SERVE_PORT} --seed {args.seed}"
         f" --latency {args.latency!r} --throttle-rate {args.throttle_rate!r}"
     )
     crawl = (
-        f"aiopersonalize crawl --endpoint-url http://127.0.0.1:{DEFAULT_PORT} "
+        f"aiopersonalize crawl --endpoint-url http://127.0.0.1:{SERVE_PORT} "
         + " ".join(f"--region {region}" for region in REGIONS)
         + f" --page-size {PAGE_SIZE} --concurrency {args.concurrency}"
         + f" --max-attempts {MAX_ATTEMPTS} --output jobs.jsonl"

@@ -237,7 +237,9 @@ def test_other_crawls_checkpoint_is_refused_by_parameter_name(tmp_path: Path) ->
     they come from but not their values (an endpoint URL may hold a secret)."""
     journal, output = journal_with(tmp_path, [])
     other = {**PARAMS, "endpoint_url": "http://127.0.0.1:2", "page_size": 6}
-    with pytest.raises(CheckpointError, match=r"its --endpoint-url, --page-size differ from") as refused:
+    with pytest.raises(
+        CheckpointError, match=r"its --endpoint-url, --page-size differ from"
+    ) as refused:
         recover(journal, output, other, kinds=KINDS)
     assert "s3cret" not in str(refused.value)
 
