@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -340,3 +341,26 @@ anyio.run(main)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [False, 24, 5, 0]
     assert _telemetry.ENABLED
+
+
+async def test_botocore_instrumentor_sees_none_of_these_calls_and_adds_no_duplicate(
+    emulator: Emulator, spans: InMemorySpanExporter
+) -> None:
+    """With ``BotocoreInstrumentor`` on, this library's calls still give exactly one span
+    each, its own: the instrumentor patches botocore's client, not aiobotocore's (what
+    docs/observability.md says)."""
+    instrumentor = BotocoreInstrumentor()
+    instrumentor.instrument()
+    try:
+        async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+            await client.list_batch_inference_jobs(page_size=10).collect()
+    finally:
+        instrumentor.uninstrument()
+    scopes = Counter(
+        (span.instrumentation_scope.name if span.instrumentation_scope else None, span.name)
+        for span in spans.get_finished_spans()
+    )
+    assert scopes == {
+        ("aiopersonalize", "aiopersonalize.listing"): 1,
+        ("aiopersonalize", "Personalize.ListBatchInferenceJobs"): 3,
+    }
