@@ -466,7 +466,8 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
             f"{spec.total_jobs('segment')} batch segment jobs; signatures {auth}. "
             "Ctrl-C stops.\n"
         )
-        sys.stderr.writelines(f"{line}\n" for line in exports(emulator.endpoint_url, options))
+        if not stop_on_stdin_eof:  # a person's terminal, not EmulatorProcess's pipe
+            sys.stderr.writelines(f"{line}\n" for line in exports(emulator.endpoint_url, options))
         sys.stderr.flush()
         transport: asyncio.BaseTransport | None = None
         if stop_on_stdin_eof:
