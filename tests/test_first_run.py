@@ -23,6 +23,7 @@ import pytest
 
 from aiopersonalize import Client, ConfigurationError
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
+from aiopersonalize.emulator.serve import exports
 
 SMALL = InventorySpec(
     dataset_groups=1,
@@ -227,3 +228,14 @@ def test_the_demos_commands_work_as_printed(tmp_path: Path) -> None:
     assert shown == crawled
     assert len(shown) == 1
     assert (tmp_path / "jobs.jsonl").exists()
+
+
+def test_serve_never_prints_a_secret_of_its_credentials() -> None:
+    """With ``--credentials``, the exports ``serve`` prints name the key pair to use but
+    show neither its id nor its secret."""
+    options = EmulatorOptions(credentials={"AKIDSERVED": "served-secret"})
+    lines = exports("http://127.0.0.1:8686", options)
+    text = "\n".join(lines)
+    assert "served-secret" not in text
+    assert "AKIDSERVED" not in text
+    assert "export AWS_ACCESS_KEY_ID=KEY_ID AWS_SECRET_ACCESS_KEY=SECRET" in text
