@@ -7,7 +7,9 @@ module opens and closes that client, caps the requests in flight, hands each 2xx
 response body to ``_wire`` to be decoded straight into our records (botocore's
 generic parser is left only the response metadata), and maps botocore's exceptions
 to ours, once (:func:`_map_exception`), so that no botocore name leaves it, and no
-credential either (their text is redacted, ours and theirs).
+credential either (their text is redacted, ours and theirs). Its hooks, which see each
+request and answer, also count them and report them to ``_telemetry`` (a span per
+call, metrics).
 """
 
 from __future__ import annotations
@@ -291,8 +293,10 @@ _SERVER_ERROR_BASE = 0.05  # seconds: a 5xx attempt's first backoff is up to thi
 
 
 async def _before_send(**_: Any) -> None:
-    """Count each HTTP request botocore sends, retries included, and hold it to its
-    region's pace and the client's requests-per-second cap (so both bind retries too)."""
+    """Hold each HTTP request botocore sends, retries included, to its region's pace and
+    the client's requests-per-second cap (so both bind retries too); then count it (a
+    call on its first request, a retry after), tell the call's span and metrics, and
+    log a retry with what the answer before it was."""
     call = _CALL.get()
     if call is None:
         return
@@ -365,8 +369,9 @@ def _answered(
     **_: Any,
 ) -> None:
     """Tell the region's pace whether each answer (retries included) was throttled, by
-    botocore's own judgement of the error code. A failure to get any answer (a refused
-    or broken connection) says nothing about the quota."""
+    botocore's own judgement of the error code, and the call's span and metrics its
+    status and request id. A failure to get any answer (a refused or broken
+    connection) says nothing about the quota."""
     call = _CALL.get()
     if call is None:
         return
