@@ -6,7 +6,7 @@
     ├── ParamValidationError          (also ValueError) bad input, caught before sending
     ├── ClientClosedError             (also RuntimeError) the client was closed
     ├── UsageError                    (also RuntimeError) an object used the wrong way
-    ├── ConfigurationError            no credentials, no region, a bad endpoint URL
+    ├── ConfigurationError            no credentials, region or profile (.setting)
     ├── TransportError                the request did not get a response
     │   └── TransportTimeoutError     connect or read timeout
     ├── ResponseError                 the service answered something unusable
