@@ -50,11 +50,11 @@ async def test_a_call_cancelled_before_its_request_left_is_not_counted(emulator:
     nothing: ``retries`` stays 0, not -1."""
     arn = emulator.solution_version_arns()[0]
     async with Client(
-        endpoint_url=emulator.endpoint_url, region_name=REGION, max_requests_per_second=0.5
+        endpoint_url=emulator.endpoint_url, region_name=REGION, max_requests_per_second=0.1
     ) as client:
         await client.list_batch_inference_jobs(arn, page_size=10).collect()  # the one free slot
         with anyio.move_on_after(0.3) as waited:
-            await client.list_batch_segment_jobs(arn).collect()  # waits ~2 s for its turn
+            await client.list_batch_segment_jobs(arn).collect()  # waits ~10 s for its turn
         assert waited.cancelled_caught
         stats = client.stats
     assert (stats.calls, stats.requests, stats.retries) == (1, 1, 0)
