@@ -31,6 +31,7 @@ from ._models import (
     ResourceLevel,
 )
 from ._paging import Listing, TaskSet, hand_over, inline_source, page_chain, prefetch_source
+from ._telemetry import ListingSpan
 from ._transport import Limits, Transport, TransportOptions, check_service, pool_size
 from ._vocabulary import (
     CRAWL_STRATEGIES,
@@ -61,15 +62,19 @@ C = TypeVar("C", bound="Client")  # ``Self`` for Python 3.10
 
 @dataclass(frozen=True, slots=True)
 class RequestStats:
-    """What a client has sent so far: API calls, and HTTP requests (calls plus
-    botocore's retries of them)."""
+    """What a client has sent so far, counted as each HTTP request goes out.
+
+    ``calls``: API calls that sent a request (one that failed before sending any, for
+    want of credentials or by cancellation, is not counted); ``requests``: HTTP
+    requests sent, calls plus ``retries``, botocore's retries of them, so
+    ``requests == calls + retries`` always; ``throttled``: answers in which the
+    service throttled a request (each retried, or the call's error).
+    """
 
     calls: int
     requests: int
-
-    @property
-    def retries(self) -> int:
-        return self.requests - self.calls
+    retries: int = 0
+    throttled: int = 0
 
 
 def _limits(
@@ -271,7 +276,13 @@ class Client:
     @property
     def stats(self) -> RequestStats:
         """The API calls and HTTP requests this client has made so far."""
-        return RequestStats(calls=self._limits.calls, requests=self._limits.requests)
+        limits = self._limits
+        return RequestStats(
+            calls=limits.calls,
+            requests=limits.requests,
+            retries=limits.retries,
+            throttled=limits.throttled,
+        )
 
     async def _in_region(self, region: str) -> Transport:
         """The open transport for ``region``: this client's own, or a sibling created
@@ -410,7 +421,12 @@ class Client:
             if ahead == 0
             else prefetch_source(produce, prefetch=ahead, tasks=self._tasks)
         )
-        return Listing(source, description=f"{kind.list_operation} {arn or '(account)'}")
+        description = f"{kind.list_operation} {arn or '(account)'}"
+        attributes = {"rpc.method": kind.list_operation}
+        if arn is not None:
+            attributes["aiopersonalize.solution_version_arn"] = arn
+        span = ListingSpan("listing", description, attributes)
+        return Listing(source, description=description, span=span)
 
     # -- merged listings --------------------------------------------------------------
 
@@ -584,6 +600,7 @@ class Client:
             resume=checked_resume,
             description=f"crawl of {'/'.join(names)} jobs"
             + (f" by {how or 'account'}" if solution_version_arns is None else ""),
+            span_kind="crawl",
             concurrency=concurrency,
             page_size=page_size,
             prefetch=prefetch,
@@ -597,6 +614,7 @@ class Client:
         discovery: Discovery | None = None,
         resume: Mapping[ChainKey, str | None] | None = None,
         description: str,
+        span_kind: str = "merged_listing",
         concurrency: object,
         page_size: object,
         prefetch: object,
@@ -614,6 +632,7 @@ class Client:
             resume=resume or {},
             description=description,
             page_retry_window=self._limits.page_retry_window,
+            span_kind=span_kind,
         )
         self._check_usable()
         return merged_listing(_Fetcher(self), params, tasks=self._tasks)

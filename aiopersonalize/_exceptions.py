@@ -6,7 +6,7 @@
     ├── ParamValidationError          (also ValueError) bad input, caught before sending
     ├── ClientClosedError             (also RuntimeError) the client was closed
     ├── UsageError                    (also RuntimeError) an object used the wrong way
-    ├── ConfigurationError            no credentials, no region, a bad endpoint URL
+    ├── ConfigurationError            no credentials, region or profile (.setting)
     ├── TransportError                the request did not get a response
     │   └── TransportTimeoutError     connect or read timeout
     ├── ResponseError                 the service answered something unusable
@@ -99,7 +99,23 @@ class UsageError(PersonalizeError, RuntimeError):
 
 
 class ConfigurationError(PersonalizeError):
-    """The client cannot make requests as configured (credentials, region, endpoint)."""
+    """The client cannot make requests as configured (credentials, region, endpoint).
+
+    ``setting`` names what is missing or wrong, where known: ``"region"``,
+    ``"credentials"`` or ``"profile"`` (so that an application can say which of its
+    own options or variables to set).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        setting: str | None = None,
+        operation: str | None = None,
+        solution_version_arn: str | None = None,
+    ) -> None:
+        super().__init__(message, operation=operation, solution_version_arn=solution_version_arn)
+        self.setting = setting
 
 
 class TransportError(PersonalizeError):

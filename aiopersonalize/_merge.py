@@ -52,6 +52,7 @@ from ._exceptions import (
 )
 from ._models import JobKind, Page, ResourceLevel
 from ._paging import Listing, PageSource, TaskSet, hand_over, page_chain, prefetch_source
+from ._telemetry import ListingSpan
 from ._vocabulary import ChainKey, JobKindName, OnError
 
 __all__ = [
@@ -157,6 +158,7 @@ class MergeParams:
     resume: Mapping[ChainKey, str | None]
     description: str
     page_retry_window: float = 0.0
+    span_kind: str = "merged_listing"  # its span's name: aiopersonalize.<span_kind>
 
 
 _Chain = JobChain | DiscoveryChain
@@ -290,6 +292,8 @@ class _Run:
                 tg.cancel_scope.cancel()  # the consumer has gone
                 return
             except Exception as exc:
+                if isinstance(chain, JobChain):  # a listing that failed, fatally
+                    self._plan.progress.versions_failed += 1
                 if self.fatal is None:
                     self.fatal = exc
                 tg.cancel_scope.cancel()
@@ -429,9 +433,22 @@ class MergedListing(Listing[T]):
     :meth:`pages` shows every chain finish (for checkpoints).
     """
 
-    def __init__(self, source: PageSource[T], plan: _Plan, *, description: str) -> None:
-        super().__init__(source, description=description)
+    def __init__(
+        self, source: PageSource[T], plan: _Plan, *, description: str, span: ListingSpan
+    ) -> None:
+        super().__init__(source, description=description, span=span)
         self._plan = plan
+
+    def _end_span(self, error: BaseException | None) -> None:
+        progress = self._plan.progress
+        self._span.end(
+            error,
+            extra=lambda: {
+                "aiopersonalize.listings": progress.versions,
+                "aiopersonalize.listings_done": progress.versions_done,
+                "aiopersonalize.listings_failed": progress.versions_failed,
+            },
+        )
 
     @property
     def failures(self) -> tuple[ListingFailure, ...]:
@@ -465,4 +482,5 @@ def merged_listing(
     # Each worker holds at most one page while it waits for room in the stream.
     buffer = params.concurrency * (params.prefetch - 1) + 1
     source = prefetch_source(produce, prefetch=buffer, tasks=tasks)
-    return MergedListing(source, plan, description=params.description)
+    span = ListingSpan(params.span_kind, params.description)
+    return MergedListing(source, plan, description=params.description, span=span)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -87,6 +87,19 @@ class BatchInferenceJobMode(_StrEnum):
     BATCH_INFERENCE = "BATCH_INFERENCE"
     THEME_GENERATION = "THEME_GENERATION"
 
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # What the fields hold, for type checkers and readers: the enum's member, or a
+    # value the service added later as a plain str. (mypy simplifies the union to
+    # str, JobStatus being one; pyright shows it as written.)
+    _Status: TypeAlias = JobStatus | str
+    _Mode: TypeAlias = BatchInferenceJobMode | str
+else:
+    # msgspec decodes into the annotation and takes one str-like type per union: a
+    # str, which __post_init__ makes the member.
+    _Status = _Mode = str
 
 _STATUSES: Mapping[str, JobStatus] = {s.value: s for s in JobStatus}
 _MODES: Mapping[str, BatchInferenceJobMode] = {m.value: m for m in BatchInferenceJobMode}
@@ -261,12 +274,12 @@ class BatchInferenceJobSummary(_Record, frozen=True, gc=False):
 
     batch_inference_job_arn: str
     job_name: str | None = None
-    status: str | None = None  # a JobStatus member if the enum knows the value
+    status: _Status | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
     solution_version_arn: str | None = None
-    batch_inference_job_mode: str | None = None  # a BatchInferenceJobMode member, likewise
+    batch_inference_job_mode: _Mode | None = None  # a BatchInferenceJobMode member, likewise
 
     def __post_init__(self) -> None:
         _normalise_job(self)
@@ -280,7 +293,7 @@ class BatchSegmentJobSummary(_Record, frozen=True, gc=False):
 
     batch_segment_job_arn: str
     job_name: str | None = None
-    status: str | None = None  # a JobStatus member if the enum knows the value
+    status: _Status | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
@@ -295,12 +308,12 @@ class BatchInferenceJob(_Record, frozen=True):
 
     batch_inference_job_arn: str
     job_name: str | None = None
-    status: str | None = None  # a JobStatus member if the enum knows the value
+    status: _Status | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None
     solution_version_arn: str | None = None
-    batch_inference_job_mode: str | None = None  # a BatchInferenceJobMode member, likewise
+    batch_inference_job_mode: _Mode | None = None  # a BatchInferenceJobMode member, likewise
     filter_arn: str | None = None
     num_results: int | None = None
     job_input: JobInput | None = None
@@ -321,7 +334,7 @@ class BatchSegmentJob(_Record, frozen=True):
 
     batch_segment_job_arn: str
     job_name: str | None = None
-    status: str | None = None  # a JobStatus member if the enum knows the value
+    status: _Status | None = None  # a JobStatus member if the enum knows the value
     creation_date_time: datetime | None = None
     last_updated_date_time: datetime | None = None
     failure_reason: str | None = None

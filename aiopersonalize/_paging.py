@@ -45,6 +45,7 @@ from ._exceptions import (
     UsageError,
 )
 from ._models import Page
+from ._telemetry import ListingSpan
 from ._vocabulary import MAX_BACKOFF
 
 __all__ = [
@@ -360,13 +361,18 @@ class Listing(Generic[T]):
     Leaving it early in any way cancels the requests it has in flight.
     """
 
-    def __init__(self, source: PageSource[T], *, description: str) -> None:
+    def __init__(
+        self, source: PageSource[T], *, description: str, span: ListingSpan | None = None
+    ) -> None:
         self._source = source
         self._description = description
         self._state = _State.NEW
         self._items: tuple[T, ...] = ()
         self._position = 0
-        self._finalizer = weakref.finalize(self, source.abandon)
+        # The listing's span (OpenTelemetry), current while a page is awaited, so the
+        # tasks fetching ahead, started then, make their calls its children.
+        self._span = span or ListingSpan("listing", description)
+        self._finalizer = weakref.finalize(self, _abandon, source, self._span)
         self._finalizer.atexit = False
 
     def __repr__(self) -> str:
@@ -416,7 +422,14 @@ class Listing(Generic[T]):
         self._state = _State.CLOSED
         self._items = ()
         self._finalizer.detach()
-        await self._source.aclose()
+        try:
+            await self._source.aclose()
+        finally:
+            self._end_span(None)
+
+    def _end_span(self, error: BaseException | None) -> None:
+        """End the listing's span (subclasses add their counts)."""
+        self._span.end(error)
 
     def _enter(self, mode: _State) -> None:
         state = self._state
@@ -433,16 +446,30 @@ class Listing(Generic[T]):
         if self._state is _State.CLOSED:
             raise UsageError("this listing is closed; start a new one")
         try:
-            page = await self._source.next_page()
-        except BaseException:
-            await self._finish(_State.CLOSED)
+            with self._span.current():
+                page = await self._source.next_page()
+        except BaseException as exc:
+            await self._finish(_State.CLOSED, exc)
             raise
         if page is None:
             await self._finish(_State.DONE)
+        else:
+            self._span.page(len(page.items), page.kind, page.region)
         return page
 
-    async def _finish(self, state: _State) -> None:
+    async def _finish(self, state: _State, error: BaseException | None = None) -> None:
         self._state = state
         self._finalizer.detach()
-        with anyio.CancelScope(shield=True):
-            await self._source.aclose()
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._source.aclose()
+        finally:
+            self._end_span(error)
+
+
+def _abandon(source: PageSource[Any], span: ListingSpan) -> None:
+    """A listing dropped without closing: cancel its producer, end its span."""
+    try:
+        source.abandon()
+    finally:
+        span.end()

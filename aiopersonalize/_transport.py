@@ -7,18 +7,24 @@ module opens and closes that client, caps the requests in flight, hands each 2xx
 response body to ``_wire`` to be decoded straight into our records (botocore's
 generic parser is left only the response metadata), and maps botocore's exceptions
 to ours, once (:func:`_map_exception`), so that no botocore name leaves it, and no
-credential either (their text is redacted, ours and theirs).
+credential either (their text is redacted, ours and theirs). Its hooks, which see each
+request and answer, also count them and report them to ``_telemetry`` (a span per
+call, metrics).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import ipaddress
+import logging
+import os
 import random
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -32,6 +38,7 @@ from botocore.parsers import ResponseParserError
 from botocore.retries.standard import DEFAULT_MAX_ATTEMPTS as STANDARD_MAX_ATTEMPTS
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
+from . import _telemetry as telemetry
 from ._exceptions import (
     AccessDeniedError,
     ConfigurationError,
@@ -62,6 +69,8 @@ S = TypeVar("S")
 F = TypeVar("F")
 
 SERVICE_NAME = "personalize"
+
+_logger = logging.getLogger("aiopersonalize")
 
 _SERVICE_ERRORS: Mapping[str, type[ServiceError]] = {
     "InvalidInputException": InvalidInputError,
@@ -162,17 +171,19 @@ def _translate(
     if isinstance(exc, botoexc.ParamValidationError):
         # Our own validation runs first; this is a safety net, never the plan.
         return ParamValidationError("request", redact(str(exc)), operation=operation)
+    if isinstance(exc, botoexc.NoRegionError):
+        return ConfigurationError(redact(str(exc)), setting="region", **context)
+    if isinstance(exc, botoexc.ProfileNotFound):
+        return ConfigurationError(redact(str(exc)), setting="profile", **context)
     if isinstance(
         exc,
         (
             botoexc.NoCredentialsError,
             botoexc.PartialCredentialsError,
             botoexc.CredentialRetrievalError,
-            botoexc.NoRegionError,
-            botoexc.ProfileNotFound,
         ),
     ):
-        return ConfigurationError(redact(str(exc)), **context)
+        return ConfigurationError(redact(str(exc)), setting="credentials", **context)
     if isinstance(exc, botoexc.BotoCoreError):
         return PersonalizeError(redact(str(exc)), **context)
     return None
@@ -212,8 +223,14 @@ class Limits:
                 self.rate = AsyncLimiter(max_requests_per_second, 1)
             else:
                 self.rate = AsyncLimiter(1, 1 / max_requests_per_second)
-        self.calls = 0  # API calls made
+        # Counted as requests go out, so that requests == calls + retries always: a
+        # call that never sent a request (no credentials, cancelled while paced) is
+        # no call here.
+        self.calls = 0  # API calls that sent a request
         self.requests = 0  # HTTP requests sent: calls and botocore's retries of them
+        self.retries = 0  # requests that were botocore's retries of a call
+        self.throttled = 0  # answers in which the service throttled a request
+        self.told_dummy_credentials = False  # the loopback fallback was logged
         self._rates: dict[str | None, RateFinder] = {}
 
     def rate_for(self, region: str | None) -> RateFinder:
@@ -228,14 +245,35 @@ class Limits:
 class _Call:
     """The call in progress in this context: what the hooks below need, and learn."""
 
-    __slots__ = ("decoded", "limits", "rate", "retry_attempts", "shape")
+    __slots__ = (
+        "decoded",
+        "limits",
+        "operation",
+        "problem",
+        "rate",
+        "record",
+        "region",
+        "retry_attempts",
+        "shape",
+    )
 
     def __init__(
-        self, limits: Limits, rate: RateFinder, shape: Shape[Any], retry_attempts: int | None
+        self,
+        limits: Limits,
+        rate: RateFinder,
+        shape: Shape[Any],
+        retry_attempts: int | None,
+        record: telemetry.CallRecord,
+        operation: str,
+        region: str | None,
     ) -> None:
         self.limits = limits
         self.rate = rate
         self.shape = shape
+        self.record = record  # its span and metrics
+        self.operation = operation
+        self.region = region
+        self.problem: str | None = None  # what the last answer was, if not a success
         # Attempts a call gets with our retry spacing for throttling and 5xx instead of
         # botocore's backoff (standard mode only; None: botocore decides everything).
         self.retry_attempts = retry_attempts
@@ -255,8 +293,10 @@ _SERVER_ERROR_BASE = 0.05  # seconds: a 5xx attempt's first backoff is up to thi
 
 
 async def _before_send(**_: Any) -> None:
-    """Count each HTTP request botocore sends, retries included, and hold it to its
-    region's pace and the client's requests-per-second cap (so both bind retries too)."""
+    """Hold each HTTP request botocore sends, retries included, to its region's pace and
+    the client's requests-per-second cap (so both bind retries too); then count it (a
+    call on its first request, a retry after), tell the call's span and metrics, and
+    log a retry with what the answer before it was."""
     call = _CALL.get()
     if call is None:
         return
@@ -264,7 +304,20 @@ async def _before_send(**_: Any) -> None:
     limits = call.limits
     if limits.rate is not None:
         await limits.rate.acquire()
+    record = call.record
+    record.sent(call.problem)
     limits.requests += 1
+    if record.attempts == 1:
+        limits.calls += 1
+    else:
+        limits.retries += 1
+        _logger.info(
+            "%s in %s: retrying (attempt %d) after %s",
+            call.operation,
+            call.region,
+            record.attempts,
+            call.problem or "a failed attempt",
+        )
 
 
 def _is_throttled(parsed_response: Mapping[str, Any]) -> bool:
@@ -316,13 +369,33 @@ def _answered(
     **_: Any,
 ) -> None:
     """Tell the region's pace whether each answer (retries included) was throttled, by
-    botocore's own judgement of the error code. A failure to get any answer (a refused
-    or broken connection) says nothing about the quota."""
+    botocore's own judgement of the error code, and the call's span and metrics its
+    status and request id. A failure to get any answer (a refused or broken
+    connection) says nothing about the quota."""
     call = _CALL.get()
-    if call is None or exception is not None or parsed_response is None:
+    if call is None:
+        return
+    if exception is not None or parsed_response is None:
+        call.record.answered(None, None, throttled=False)
+        # The exception's text can hold a URL, never a credential; redacted anyway.
+        call.problem = redact(f"{type(exception).__name__}: {exception}")
         return
     attempt = ((context or {}).get("retries") or {}).get("attempt", 1)
-    call.rate.answered(throttled=_is_throttled(parsed_response), retry=attempt > 1)
+    throttled = _is_throttled(parsed_response)
+    call.rate.answered(throttled=throttled, retry=attempt > 1)
+    metadata = parsed_response.get("ResponseMetadata") or {}
+    status = metadata.get("HTTPStatusCode")
+    call.record.answered(status, metadata.get("RequestId"), throttled)
+    if throttled:
+        call.limits.throttled += 1
+    code = (parsed_response.get("Error") or {}).get("Code")
+    if code or (isinstance(status, int) and status >= 300):
+        what = "throttled" if throttled else "error"
+        call.problem = f"{what} {code or 'HTTP'} (HTTP {status})"
+        if throttled:
+            _logger.debug("%s in %s: throttled (%s)", call.operation, call.region, code)
+    else:
+        call.problem = None
 
 
 def _take_body(response_dict: dict[str, Any], **_: Any) -> None:
@@ -396,13 +469,17 @@ def _retry_attempts(client: AioBaseClient) -> int | None:
 
 
 async def _call(
-    client: AioBaseClient, limits: Limits, operation: str, params: dict[str, Any]
+    client: AioBaseClient,
+    limits: Limits,
+    operation: str,
+    params: dict[str, Any],
+    record: telemetry.CallRecord,
 ) -> Any:
     """One call of ``operation``: its response, decoded by the operation's shape."""
     shape = SHAPES[operation]
-    rate = limits.rate_for(client.meta.region_name)
-    call = _Call(limits, rate, shape, _retry_attempts(client))
-    limits.calls += 1
+    region = client.meta.region_name
+    rate = limits.rate_for(region)
+    call = _Call(limits, rate, shape, _retry_attempts(client), record, operation, region)
     reset = _CALL.set(call)
     try:
         # The client's generated method for the operation (ListBatchInferenceJobs ->
@@ -465,6 +542,43 @@ class TransportOptions:
         return config.merge(AioConfig(retries=retries, max_pool_connections=pool))
 
 
+# What a client aimed at a local emulator signs with when no credentials exist.
+_DUMMY_KEYS: Mapping[str, str] = {
+    "aws_access_key_id": "aiopersonalize-local",
+    "aws_secret_access_key": "aiopersonalize-local",
+}
+
+
+def _configured_endpoint() -> str | None:
+    """The endpoint botocore takes from the environment when none is given
+    (``AWS_ENDPOINT_URL_PERSONALIZE``, then ``AWS_ENDPOINT_URL``)."""
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    return os.environ.get("AWS_ENDPOINT_URL_PERSONALIZE") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def _is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names this machine only (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for the log."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def pool_size(client: AioBaseClient) -> int:
     """The connection-pool size of an aiobotocore client."""
     return int(client.meta.config.max_pool_connections)
@@ -499,6 +613,7 @@ class Transport:
         self._client = client
         self._owned: contextlib.AsyncExitStack | None = None
         self._limits = limits
+        self._attributes: dict[str, str | int] | None = None
 
     @property
     def region(self) -> str | None:
@@ -520,12 +635,15 @@ class Transport:
                     if options.profile_name
                     else get_session()
                 )
+            keys = await self._loopback_credentials(session)
             creator = session.create_client(
                 SERVICE_NAME,
                 region_name=options.region_name,
                 endpoint_url=options.endpoint_url,
-                aws_access_key_id=options.aws_access_key_id,
-                aws_secret_access_key=options.aws_secret_access_key,
+                aws_access_key_id=keys.get("aws_access_key_id", options.aws_access_key_id),
+                aws_secret_access_key=keys.get(
+                    "aws_secret_access_key", options.aws_secret_access_key
+                ),
                 aws_session_token=options.aws_session_token,
                 config=options.botocore_config(),
             )
@@ -533,6 +651,35 @@ class Transport:
                 self._client = await stack.enter_async_context(creator)
                 self._owned = stack.pop_all()
         _install_hooks(self._client)
+
+    async def _loopback_credentials(self, session: AioSession) -> dict[str, str]:
+        """Dummy keys for a client aimed at this machine with no credentials at all.
+
+        A local emulator accepts any signature, so a client of one (``127.0.0.1``,
+        ``::1``, ``localhost``) on a machine without AWS configuration signs with
+        dummy keys instead of failing with "Unable to locate credentials", and says
+        so once in the log. Keys or a profile given to the client, and
+        credentials the chain finds, always win; an endpoint elsewhere always needs
+        real credentials.
+        """
+        options = self._options
+        assert options is not None
+        explicit = options.aws_access_key_id or options.aws_secret_access_key
+        if explicit or options.profile_name:
+            return {}
+        endpoint = options.endpoint_url or _configured_endpoint()
+        if endpoint is None or not _is_loopback_url(endpoint):
+            return {}
+        if await session.get_credentials() is not None:
+            return {}
+        if not self._limits.told_dummy_credentials:
+            self._limits.told_dummy_credentials = True
+            _logger.info(
+                "no AWS credentials are configured; signing requests to the local "
+                "endpoint %s with dummy keys",
+                _without_userinfo(endpoint),
+            )
+        return dict(_DUMMY_KEYS)
 
     async def aclose(self) -> None:
         owned, self._owned = self._owned, None
@@ -542,10 +689,24 @@ class Transport:
         elif self._client is not None:
             _remove_hooks(self._client)  # leave a borrowed client as we found it
 
+    def _span_attributes(self, client: AioBaseClient) -> Mapping[str, str | int]:
+        """What every call's span says of where it went: region, endpoint host, port."""
+        attributes = self._attributes
+        if attributes is None:
+            attributes = {}
+            if client.meta.region_name:
+                attributes["cloud.region"] = str(client.meta.region_name)
+            url = urlsplit(str(client.meta.endpoint_url))
+            if url.hostname:
+                attributes["server.address"] = url.hostname
+                attributes["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+            self._attributes = attributes
+        return attributes
+
     @contextlib.asynccontextmanager
     async def _request(
         self, operation: str, solution_version_arn: str | None = None
-    ) -> AsyncIterator[AioBaseClient]:
+    ) -> AsyncIterator[tuple[AioBaseClient, telemetry.CallRecord]]:
         client = self._client
         assert client is not None, "Transport used before open()"
         limiter = self._limits.concurrency
@@ -556,8 +717,12 @@ class Transport:
         except anyio.WouldBlock:
             await limiter.acquire()
         try:
-            with _mapped(operation, solution_version_arn):
-                yield client
+            # The span sees our exception, mapped, and ends after it.
+            with (
+                telemetry.api_call(operation, self._span_attributes(client)) as record,
+                _mapped(operation, solution_version_arn),
+            ):
+                yield client, record
         finally:
             limiter.release()
 
@@ -573,8 +738,8 @@ class Transport:
         params: dict[str, Any] = {"maxResults": max_results, **filters}
         if next_token is not None:
             params["nextToken"] = next_token
-        async with self._request(operation, solution_version_arn) as client:
-            response: Listed[Any] = await _call(client, self._limits, operation, params)
+        async with self._request(operation, solution_version_arn) as (client, record):
+            response: Listed[Any] = await _call(client, self._limits, operation, params, record)
         # An empty token is an end of listing too (botocore's paginator agrees).
         return response.items or (), response.next_token or None
 
@@ -618,8 +783,8 @@ class Transport:
 
     async def describe(self, kind: JobKind[S, F], arn: str) -> F:
         """The full record from ``DescribeBatch*Job``."""
-        async with self._request(kind.describe_operation) as client:
+        async with self._request(kind.describe_operation) as (client, record):
             response: Described[F] = await _call(
-                client, self._limits, kind.describe_operation, {kind.arn_member: arn}
+                client, self._limits, kind.describe_operation, {kind.arn_member: arn}, record
             )
         return response.job

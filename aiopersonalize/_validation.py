@@ -66,7 +66,7 @@ def arn(name: str, value: object) -> str:
         )
     if ARN_PATTERN.fullmatch(value) is None or _LINE_TERMINATORS.search(value):
         raise ParamValidationError(
-            name, f"{value!r} does not match the ARN pattern {ARN_PATTERN.pattern!r}"
+            name, f"{value!r} does not match the ARN pattern {ARN_PATTERN.pattern}"
         )
     return value
 

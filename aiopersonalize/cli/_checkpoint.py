@@ -166,6 +166,20 @@ def _damaged(number: int, reason: str) -> CheckpointError:
     return CheckpointError(f"the checkpoint is damaged at line {number} ({reason}); {_START_OVER}")
 
 
+# The command's options that the checkpoint's parameters come from, as the user typed
+# them: a refused resume names what to change.
+_OPTIONS = {
+    "regions": "--region",
+    "kinds": "--kind",
+    "versions": "--solution-version-arn",
+    "strategy": "--strategy",
+    "endpoint_url": "--endpoint-url",
+    "profile": "--profile",
+    "page_size": "--page-size",
+    "output": "--output",
+}
+
+
 def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
     """Refuse a journal that is not ours, of another format, damaged, or that another
     crawl wrote; the header's checksum otherwise."""
@@ -199,8 +213,11 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
     # Names only: values may be long, and an endpoint URL may carry secrets.
     differing = sorted(k for k in set(theirs) | set(params) if theirs.get(k) != params.get(k))
     if differing:
+        options = ", ".join(_OPTIONS.get(name, name) for name in differing)
+        verb = "differs" if len(differing) == 1 else "differ"
         raise CheckpointError(
-            f"the checkpoint was made by a different crawl ({', '.join(differing)} differ)"
+            f"the checkpoint was made by a different crawl: its {options} {verb} from "
+            "this command's"
         )
     return crc
 

@@ -20,13 +20,15 @@ from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults
 from ._engine import Outcome, Plan, crawl
 from ._summary import EXIT_INTERRUPTED, exit_status, summarize
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "commands", "run"]
 
 REGIONS = ("us-east-1", "eu-west-1")
 # Small pages, so that a small inventory still takes enough requests to show the pool.
 PAGE_SIZE = 10
 SAMPLE_LINES = 3
 MAX_ATTEMPTS = 6
+# The port the printed ``serve`` command binds, and the printed crawl's endpoint.
+SERVE_PORT = 8686
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +69,26 @@ class _Sample:
         """Nothing is buffered."""
 
 
+def commands(args: argparse.Namespace) -> tuple[str, str]:
+    """The two commands that do what the demo does, with an emulator of your own: one
+    serving it (until Ctrl-C), one crawling it. A local endpoint needs no AWS
+    configuration: the client signs with dummy keys when none are configured."""
+    serve = (
+        f"aiopersonalize serve --port {SERVE_PORT} --seed {args.seed}"
+        f" --latency {args.latency!r} --throttle-rate {args.throttle_rate!r}"
+    )
+    crawl = (
+        f"aiopersonalize crawl --endpoint-url http://127.0.0.1:{SERVE_PORT} "
+        + " ".join(f"--region {region}" for region in REGIONS)
+        + f" --page-size {PAGE_SIZE} --concurrency {args.concurrency}"
+        + f" --max-attempts {MAX_ATTEMPTS} --output jobs.jsonl"
+    )
+    return serve, crawl
+
+
 def _introduction(emulator: Emulator, args: argparse.Namespace) -> Sequence[str]:
     spec = emulator.inventory
+    serve, crawl = commands(args)
     return (
         f"The embedded Amazon Personalize emulator serves {emulator.endpoint_url}:",
         f"  {spec.solution_versions} solution versions per region, each with "
@@ -76,11 +96,11 @@ def _introduction(emulator: Emulator, args: argparse.Namespace) -> Sequence[str]
         f"{spec.segment_jobs_per_version} batch segment jobs;",
         f"  {args.latency * 1000:.0f} ms per request, {args.throttle_rate:.0%} of requests "
         "throttled.",
-        "Crawling it, as this command would:",
-        f"  aiopersonalize crawl --endpoint-url {emulator.endpoint_url} "
-        + " ".join(f"--region {region}" for region in REGIONS)
-        + f" --page-size {PAGE_SIZE} --concurrency {args.concurrency}"
-        + f" --max-attempts {MAX_ATTEMPTS} --output jobs.jsonl",
+        "Crawling it now. To do the same with an emulator of your own, serve one in a "
+        "terminal (Ctrl-C stops it):",
+        f"  {serve}",
+        "and crawl it from another (no AWS configuration needed for a local endpoint):",
+        f"  {crawl}",
         "",
     )
 

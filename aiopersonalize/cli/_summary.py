@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from aiopersonalize import JOB_KIND_NAMES, ListingFailure, ParamValidationError, ServiceError
+from aiopersonalize import (
+    JOB_KIND_NAMES,
+    ConfigurationError,
+    ListingFailure,
+    ParamValidationError,
+    PersonalizeError,
+    ServiceError,
+)
 
 from ._engine import Outcome
 
@@ -21,8 +28,10 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "PROG",
+    "error_text",
     "exit_status",
     "failure_line",
+    "fatal_line",
     "summarize",
 ]
 
@@ -47,17 +56,52 @@ def exit_status(outcome: Outcome) -> int:
     return EXIT_OK
 
 
+# What to set for each setting a ConfigurationError names, in the command's terms.
+_SET = {
+    "region": "give --region REGION, or set AWS_DEFAULT_REGION",
+    "credentials": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give --profile NAME",
+    "profile": "give --profile NAME (or set AWS_PROFILE) with a profile of your AWS config",
+}
+
+
 def _error_name(error: BaseException) -> str:
     if isinstance(error, ServiceError):
         return f"{type(error).__name__} ({error.code})"
     return type(error).__name__
 
 
+def error_text(error: BaseException, *, context: bool = True) -> str:
+    """The error's class (and service code, once), then its message: with ``context``,
+    the operation and ARN it names too."""
+    if isinstance(error, PersonalizeError):
+        detail = str(error) if context else error.message
+        if isinstance(error, ServiceError):
+            detail = detail.removeprefix(f"{error.code}: ")
+    else:
+        detail = str(error)
+    return f"{_error_name(error)}: {detail}" if detail else _error_name(error)
+
+
+def fatal_line(error: BaseException) -> str:
+    """The one line a fatal error gets: a configuration error as what to set."""
+    if isinstance(error, ConfigurationError):
+        hint = _SET.get(error.setting or "")
+        message = error.message.rstrip(".")
+        return f"{PROG}: error: {message}" + (f": {hint}" if hint else "")
+    return f"{PROG}: error: {error_text(error)}"
+
+
 def failure_line(failure: ListingFailure) -> str:
     """One failed listing: operation, what was being listed, where, and the error."""
     subject = failure.solution_version_arn or failure.parent_arn or "(account)"
     where = failure.region if failure.kind is None else f"{failure.region}, {failure.kind}"
-    return f"{failure.operation} {subject} [{where}]: {_error_name(failure.error)}"
+    return f"{failure.operation} {subject} [{where}]: {error_text(failure.error, context=False)}"
+
+
+def _nothing_done(outcome: Outcome) -> bool:
+    """Whether the crawl ended before it sent anything or wrote anything."""
+    sent = outcome.stats is not None and outcome.stats.requests > 0
+    return not (sent or outcome.jobs or outcome.failures or outcome.resumed_chains)
 
 
 def _plural(n: int, word: str) -> str:
@@ -65,6 +109,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
+    if outcome.error is not None and _nothing_done(outcome):
+        return _ending(outcome, checkpoint)  # one line: a summary of zeros says nothing
     lines: list[str] = []
     if outcome.resumed_chains or outcome.kept_bytes:
         lines.append(
@@ -114,9 +160,10 @@ def _ending(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
             return ["interrupted (without --checkpoint, a rerun starts over)"]
         return [f"interrupted: rerun the same command to resume from {checkpoint}"]
     if outcome.error is not None:
-        detail = f"{_error_name(outcome.error)}: {outcome.error}"
-        again = f"; rerun the same command to resume from {checkpoint}" if checkpoint else ""
-        return [f"{PROG}: error: {detail}{again}"]
+        again = ""
+        if checkpoint and not _nothing_done(outcome):
+            again = f"; rerun the same command to resume from {checkpoint}"
+        return [fatal_line(outcome.error) + again]
     if outcome.failures:
         again = (
             f"; rerun the same command to retry them from {checkpoint}"

@@ -31,6 +31,7 @@ __all__ = [
     "ENV_TOKEN_SECRET",
     "add_arguments",
     "emulator_options",
+    "exports",
     "run",
     "to_argv",
     "to_environ",
@@ -384,6 +385,30 @@ def to_environ(options: EmulatorOptions) -> dict[str, str]:
     return environ
 
 
+EXPORT_REGION = "us-east-1"
+"""The region :func:`exports` suggests (the emulator serves every region alike)."""
+
+
+def exports(endpoint_url: str, options: EmulatorOptions) -> list[str]:
+    """What to export in a shell for aiopersonalize, boto3 and the aws CLI to use the
+    emulator at ``endpoint_url``: its endpoint (botocore's service-specific variable),
+    a region, and keys (any, unless ``--credentials`` were given: then one of those,
+    whose secret is never printed)."""
+    if options.credentials:
+        keys = (
+            "export AWS_ACCESS_KEY_ID=KEY_ID AWS_SECRET_ACCESS_KEY=SECRET"
+            "  # a pair given to --credentials"
+        )
+    else:
+        keys = "export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local  # any will do"
+    return [
+        "To use it from aiopersonalize, boto3 or the aws CLI, in another shell:",
+        f"  export AWS_ENDPOINT_URL_PERSONALIZE={endpoint_url}",
+        f"  export AWS_DEFAULT_REGION={EXPORT_REGION}",
+        f"  {keys}",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM (or, with ``--stop-on-stdin-eof``, stdin closing)."""
     try:
@@ -441,6 +466,8 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
             f"{spec.total_jobs('segment')} batch segment jobs; signatures {auth}. "
             "Ctrl-C stops.\n"
         )
+        if not stop_on_stdin_eof:  # a person's terminal, not EmulatorProcess's pipe
+            sys.stderr.writelines(f"{line}\n" for line in exports(emulator.endpoint_url, options))
         sys.stderr.flush()
         transport: asyncio.BaseTransport | None = None
         if stop_on_stdin_eof:

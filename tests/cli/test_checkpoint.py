@@ -72,7 +72,7 @@ CLEAR_REFUSAL = (
     r"|does not match its checkpoint \(replaced, edited, or another crawl's\)"
     r"|format [12], written by aiopersonalize before 1\.0, which cannot be resumed; delete"
     r"|checkpoint format .+ is not supported"
-    r"|made by a different crawl \(.+ differ\)"
+    r"|made by a different crawl: its .+ differs? from this command's"
 )
 
 
@@ -233,11 +233,13 @@ def test_output_that_came_back_as_other_bytes_is_cut_before_them(tmp_path: Path)
 
 
 def test_other_crawls_checkpoint_is_refused_by_parameter_name(tmp_path: Path) -> None:
-    """A journal written with other parameters is refused, naming the parameters but not
-    their values (an endpoint URL may hold a secret)."""
+    """A journal written with other parameters is refused, naming the command's options
+    they come from but not their values (an endpoint URL may hold a secret)."""
     journal, output = journal_with(tmp_path, [])
     other = {**PARAMS, "endpoint_url": "http://127.0.0.1:2", "page_size": 6}
-    with pytest.raises(CheckpointError, match=r"\(endpoint_url, page_size differ\)") as refused:
+    with pytest.raises(
+        CheckpointError, match=r"its --endpoint-url, --page-size differ from"
+    ) as refused:
         recover(journal, output, other, kinds=KINDS)
     assert "s3cret" not in str(refused.value)
 

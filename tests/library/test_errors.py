@@ -451,16 +451,18 @@ async def test_signatures_the_emulator_rejects_raise_access_denied(
 async def test_no_credentials_raises_configuration_error_and_sends_nothing(
     monkeypatch: pytest.MonkeyPatch, call: str
 ) -> None:
-    """With no credentials anywhere, a request raises ConfigurationError naming the operation
-    and nothing reaches the peer."""
+    """With no credentials anywhere, a request to AWS raises ConfigurationError naming the
+    operation and sends nothing (a local endpoint would get dummy keys: see
+    tests/test_first_run.py)."""
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    async with connected([]) as (peer, client):
+    async with Client(region_name="us-east-1") as client:
         with pytest.raises(ConfigurationError) as info:
             if call == "list":
                 await client.list_batch_inference_jobs(VERSION_ARN).collect()
             else:
                 await client.describe_batch_inference_job(JOB_ARN.format("x"))
+        assert client.stats.requests == 0
     assert_ours(info.value)
     assert info.value.operation in (LIST, "DescribeBatchInferenceJob")
-    assert peer.received.value == 0
+    assert info.value.setting == "credentials"

@@ -31,6 +31,7 @@ LAYERS = (
     "_models",
     "_wire",
     "_rate",
+    "_telemetry",
     "_transport",
     "_paging",
     "_discovery",
