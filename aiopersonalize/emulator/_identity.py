@@ -307,7 +307,7 @@ class Identity:
             raise ServiceError(
                 "AccessDeniedException", "You don't have permissions to access this resource."
             )
-        page = []
+        page: list[dict[str, object]] = []
         for index in range(start, min(start + limit, len(self.accounts))):
             account = self.accounts[index]
             suspended = account in self._suspended

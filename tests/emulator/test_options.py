@@ -61,6 +61,11 @@ NON_DEFAULT = EmulatorOptions(
     job_transition_seconds=1.5,
     token_lifetime=90.5,
     token_secret=TOKEN_SECRET.encode(),
+    accounts=5,
+    suspended_accounts=frozenset({"200000000004"}),
+    assume_role_denied_accounts=frozenset({"200000000002", "200000000003"}),
+    deny_regions=frozenset({"eu-west-1", "ap-south-1"}),
+    credential_lifetime=2.5,
 )
 
 
