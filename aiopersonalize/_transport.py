@@ -28,7 +28,7 @@ from aiobotocore.credentials import (
     AioAssumeRoleCredentialFetcher,
     AioCredentialResolver,
     AioCredentials,
-    AioDeferredRefreshableCredentials,
+    AioRefreshableCredentials,
 )
 from aiobotocore.session import AioSession, get_session
 from aiolimiter import AsyncLimiter
@@ -705,8 +705,8 @@ class AccountSessions:
     A role's credentials are botocore's own refreshable kind: aiobotocore's
     ``AioAssumeRoleCredentialFetcher`` (an STS client signed with the client's own
     credentials, themselves refreshed if they are a role's, an instance's, ...)
-    behind ``AioDeferredRefreshableCredentials``, which every request of that
-    account's clients asks for fresh credentials: botocore calls ``AssumeRole`` again
+    behind ``AioRefreshableCredentials``, which every request of that account's
+    clients asks for fresh credentials: botocore calls ``AssumeRole`` again
     before they expire (15 minutes ahead, or before any request once inside 10), so no
     request is signed with an expired token however long the crawl. STS and
     Organizations are reached where the client's ``endpoint_url`` points, or where
@@ -799,10 +799,13 @@ class AccountSessions:
                 role_arn=role_arn,
                 extra_args=extra,
             )
-            credentials = AioDeferredRefreshableCredentials(
-                refresh_using=fetcher.fetch_credentials, method="assume-role"
+            # The first credentials are fetched here, then kept fresh by botocore's
+            # refreshable credentials, which call the same fetcher before they expire.
+            credentials = AioRefreshableCredentials.create_from_metadata(
+                await fetcher.fetch_credentials(),
+                refresh_using=fetcher.fetch_credentials,
+                method="assume-role",
             )
-            await credentials.get_frozen_credentials()
         options = self._options
         session = AioSession(profile=options.profile_name) if options.profile_name else AioSession()
         session.register_component(
