@@ -28,7 +28,7 @@ Failures follow ``on_error``. With ``"raise"``, the first failure cancels the ta
 group; once every worker has ended, the original exception reaches the consumer, after
 the pages already fetched. With ``"skip"``, the failed chain is recorded as a
 :class:`ListingFailure` and the others go on. An account whose role refuses is one
-failure (``AssumeRole``); a region where the account's region-wide listings are
+failure (``AssumeRole``); a region where the account's region-wide listings are all
 refused (an opt-in region not enabled, a policy denying ``personalize:*``) is one
 failure for that account and region (``kind`` ``None``), not one per listing.
 Closing the client or a configuration error (no credentials, no region) always ends
@@ -285,8 +285,9 @@ class _Run:
         self._queue_in, self._queue_out = anyio.create_memory_object_stream[None](math.inf)
         self._pending = 0  # chains queued or running
         self._seen: set[ChainKey] = set()
-        # (account, region) whose region-wide listings were refused: reported once.
-        self._refused: set[tuple[str | None, str]] = set()
+        # (account, region) whose region-wide listings were refused -> where the
+        # failure recorded for them is: reported once.
+        self._refused: dict[tuple[str | None, str], int] = {}
         self._default = ""
         self.fatal: BaseException | None = None
 
@@ -467,20 +468,22 @@ class _Run:
     def _region_failure(
         self, account: str | None, region: str, make: Callable[..., ListingFailure]
     ) -> Callable[..., ListingFailure | None]:
-        """The failure of a region-wide listing: a refusal of access is the whole
-        account-region's, recorded once (``kind`` ``None``); anything else, the
-        listing's own."""
+        """The failure of a region-wide listing. A refusal of access is recorded as the
+        listing's; a second one in the same account and region turns that record into
+        the whole account-region's (``kind`` ``None``) instead of adding another."""
 
         def failure(*, error: PersonalizeError, next_token: str | None) -> ListingFailure | None:
+            record = make(error=error, next_token=next_token)
             if not isinstance(error, AccessDeniedError):
-                return make(error=error, next_token=next_token)
+                return record
+            failures = self._plan.failures
             lane = (account, region)
-            if lane in self._refused:
-                return None
-            self._refused.add(lane)
-            return dataclasses.replace(
-                make(error=error, next_token=next_token), kind=None, next_token=None
-            )
+            first = self._refused.get(lane)
+            if first is None:
+                self._refused[lane] = len(failures)  # where the caller appends it
+                return record
+            failures[first] = dataclasses.replace(failures[first], kind=None, next_token=None)
+            return None
 
         return failure
 

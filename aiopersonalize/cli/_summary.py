@@ -103,6 +103,8 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
         unit = (
             "region x job kind" if outcome.strategy == "account" else "solution version x job kind"
         )
+        if p.accounts:
+            unit = f"account x {unit}"
         lines.append(
             f"listings ({unit}): {p.versions_done} of {p.versions} "
             f"complete, {p.versions_failed} failed"
