@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import random
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import anyio
+import botocore.session
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import (
     AioAssumeRoleCredentialFetcher,
@@ -667,11 +669,18 @@ class Transport:
 # -- other accounts: STS, Organizations, and refreshable assume-role credentials --------
 
 
+@functools.cache
 def personalize_regions(partition: str = "aws") -> tuple[str, ...]:
     """The regions where botocore's endpoint data says Personalize is available, in
-    ``partition``; sorted."""
-    with _mapped("ListRegions"):
-        regions = get_session().get_available_regions(SERVICE_NAME, partition_name=partition)
+    ``partition`` (``"aws"``, ``"aws-cn"``, ...), sorted; empty for a partition it does
+    not know."""
+    if not isinstance(partition, str):
+        raise ParamValidationError("partition", f"expected a str, got {type(partition).__name__}")
+    # botocore's own session reads the endpoint data (aiobotocore's is the same data,
+    # behind an async method).
+    regions = botocore.session.get_session().get_available_regions(
+        SERVICE_NAME, partition_name=partition
+    )
     return tuple(sorted(regions))
 
 
