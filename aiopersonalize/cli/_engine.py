@@ -161,7 +161,7 @@ class _Repeats:
 def _chain(page: Page[Job]) -> ChainKey:
     if page.region is None or page.kind is None:
         raise RuntimeError(f"a crawl page without its chain: {page!r}")  # pragma: no cover
-    return ChainKey(page.region, page.kind, page.solution_version_arn)
+    return ChainKey(page.region, page.kind, page.solution_version_arn, page.account)
 
 
 async def _write_pages(
