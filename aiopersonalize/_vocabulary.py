@@ -86,14 +86,33 @@ class ChainKey(NamedTuple):
     (``solution_version_arn`` ``None``) of the whole account there; ``account``: the
     account it lists in a crawl of several accounts (``None``: the client's own).
 
-    Equal to (and hashed as) the plain tuple
-    ``(region, kind, solution_version_arn, account)``.
+    Equal to (and hashed as) the plain tuple ``(region, kind, solution_version_arn)``
+    when ``account`` is ``None`` (as before crawls of several accounts: such tuples
+    keep working as resume keys), and ``(region, kind, solution_version_arn, account)``
+    otherwise.
     """
 
     region: str
     kind: JobKindName
     solution_version_arn: str | None
     account: str | None = None
+
+    def _plain(self) -> tuple[str | None, ...]:
+        return tuple(self) if self[3] is not None else tuple(self[:3])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChainKey):
+            return self._plain() == other._plain()
+        if isinstance(other, tuple):
+            return self._plain() == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self._plain())
 
 
 ACCOUNT_ID_PATTERN: Final = r"\d{12}"

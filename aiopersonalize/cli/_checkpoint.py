@@ -395,7 +395,9 @@ class Journal:
         page of a chain listed again from its start."""
         self._offset += len(data)
         self._output_crc = zlib.crc32(data, self._output_crc)
-        region, kind, version, account = key
+        # (a plain 3-tuple is a chain of the client's own account)
+        region, kind, version, *rest = key
+        account = rest[0] if rest else None
         entry = {
             "region": region,
             "kind": kind,

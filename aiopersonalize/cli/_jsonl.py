@@ -69,7 +69,8 @@ def chain_arns(lines: Iterable[bytes], key: ChainKey) -> set[str]:
     """The ARNs of the jobs of chain ``key`` among JSON ``lines`` of this format: its
     kind in its region (of its account, when the key names one), of its solution
     version (any, for an account-wide chain)."""
-    region, kind, version, account = key
+    region, kind, version, *rest = key  # a plain 3-tuple: the client's own account
+    account = rest[0] if rest else None
     # Every line begins with its kind (page_lines): the other kind's lines are told
     # apart without decoding them.
     head = _json_line({"kind": kind})[:-2] + b","
