@@ -177,7 +177,7 @@ def test_journal_lines_are_sealed_as_documented(tmp_path: Path) -> None:
     data = journal.read_bytes()
     lines = [json.loads(line) for line in data.splitlines()]
     assert resealed(lines) == data
-    assert lines[0]["aiopersonalize-checkpoint"] == 3
+    assert lines[0]["aiopersonalize-checkpoint"] == 4
     assert lines[0]["params"] == PARAMS
     written = output.read_bytes()
     for entry, (_, offset) in zip(lines[1:], STATES[1:], strict=True):
