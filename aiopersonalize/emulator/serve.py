@@ -470,8 +470,14 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
         if spec.active_versions != spec.solution_versions:
             active = f" ({spec.active_versions} ACTIVE)"
         sys.stderr.write(
-            f"aiopersonalize emulator: seed {options.seed}; per region "
-            f"{spec.solution_versions} solution versions{active}, "
+            f"aiopersonalize emulator: seed {options.seed}; "
+            + (
+                f"{options.accounts} accounts (STS, Organizations); "
+                if options.accounts > 1
+                else ""
+            )
+            + "per region "
+            + f"{spec.solution_versions} solution versions{active}, "
             f"{spec.total_jobs('inference')} batch inference and "
             f"{spec.total_jobs('segment')} batch segment jobs; signatures {auth}. "
             "Ctrl-C stops.\n"
