@@ -235,3 +235,19 @@ def test_a_format_3_checkpoint_is_refused_with_a_clear_message(
     assert "delete the checkpoint and rerun the command to start over" in err
     assert emulator_in_thread.stats.requests == 0
     assert checkpoint.read_text().startswith('{"aiopersonalize-checkpoint":3')
+
+
+def test_the_progress_line_counts_accounts() -> None:
+    """In a crawl of several accounts the progress line starts with the accounts opened
+    of those found; otherwise it names none."""
+    from aiopersonalize import MergeProgress, RequestStats
+    from aiopersonalize.cli._engine import progress_text
+
+    progress = MergeProgress(
+        versions=8, versions_done=3, versions_failed=1, pages=5, jobs=40, discovering=False,
+        accounts=3, accounts_opened=2, accounts_failed=1,
+    )  # fmt: skip
+    text = progress_text(progress, RequestStats(calls=6, requests=7), 2.0)
+    assert text.startswith("accounts 2/3 · listings 3/8 · failed 1 · jobs 40 · ")
+    single = MergeProgress(8, 3, 1, 5, 40, False)
+    assert progress_text(single, RequestStats(calls=6, requests=7), 2.0).startswith("listings")

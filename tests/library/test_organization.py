@@ -259,3 +259,18 @@ async def test_accounts_with_versions_or_a_wrapped_client_are_refused(emulator: 
                 client.crawl_batch_jobs(accounts=accounts, **options)
             assert raised.value.parameter == "accounts"
     assert emulator.stats.requests == 0
+
+
+async def test_an_organization_crawl_by_versions_finds_the_same_jobs(emulator: Emulator) -> None:
+    """strategy="versions" discovers each account's versions in each region through its
+    own credentials and lists the same jobs as the account-wide crawl, each once."""
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        pages, listing = await crawl(
+            client, accounts=Organization("Inventory"), regions=list(REGIONS), strategy="versions"
+        )
+    assert tally(pages) == expected(emulator, (MANAGEMENT, MEMBER))
+    once(pages)
+    assert {page.solution_version_arn for page in pages} >= set(
+        emulator.solution_version_arns(REGIONS[1], account=MEMBER)
+    )
+    assert [f.operation for f in listing.failures] == ["AssumeRole"]
