@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from aiopersonalize import personalize_regions
+from aiopersonalize import MergeProgress, RequestStats, personalize_regions
 from aiopersonalize.cli import main
+from aiopersonalize.cli._engine import progress_text
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, account_ids
 
 from ..helpers import assert_no_secrets, run_cli, unused_port
@@ -240,9 +241,6 @@ def test_a_format_3_checkpoint_is_refused_with_a_clear_message(
 def test_the_progress_line_counts_accounts() -> None:
     """In a crawl of several accounts the progress line starts with the accounts opened
     of those found; otherwise it names none."""
-    from aiopersonalize import MergeProgress, RequestStats
-    from aiopersonalize.cli._engine import progress_text
-
     progress = MergeProgress(
         versions=8, versions_done=3, versions_failed=1, pages=5, jobs=40, discovering=False,
         accounts=3, accounts_opened=2, accounts_failed=1,
