@@ -715,9 +715,9 @@ class AccountSessions:
     ``AioAssumeRoleCredentialFetcher`` (an STS client signed with the client's own
     credentials, themselves refreshed if they are a role's, an instance's, ...)
     behind ``AioRefreshableCredentials``, which every request of that account's
-    clients asks for fresh credentials: botocore calls ``AssumeRole`` again
-    before they expire (15 minutes ahead, or before any request once inside 10), so no
-    request is signed with an expired token however long the crawl. STS and
+    clients asks for fresh credentials: botocore calls ``AssumeRole`` again once fewer
+    than 15 minutes of them remain (and, inside 10 minutes, before it signs the next
+    request), so no request is signed with an expired token however long the crawl. STS and
     Organizations are reached where the client's ``endpoint_url`` points, or where
     botocore's configuration puts them (``AWS_ENDPOINT_URL_STS``, ...).
     """

@@ -290,9 +290,10 @@ class Identity:
         )
 
     def _forget_expired(self) -> None:
-        """Drop credentials expired long ago (an hour), so the table stays small; until
-        then an expired key is still recognised, and answered ExpiredTokenException."""
-        horizon = self._clock() - 3600
+        """Drop credentials expired long ago (five minutes), so the table stays small;
+        until then an expired key is still recognised, and answered
+        ExpiredTokenException (after it, UnrecognizedClientException)."""
+        horizon = self._clock() - 300
         for key in [k for k, v in self._issued.items() if v.expires < horizon]:
             del self._issued[key]
 
