@@ -20,9 +20,10 @@ while the stream's buffer holds ``n * (k - 1)``: ``n * k`` pages ahead of the co
 
 A crawl of several accounts starts with one more kind of chain per account: opening
 it (assuming its role, once; its own credentials for the caller's account), which then
-queues that account's chains in each region. Those go first (one call each), and the
-job chains are then taken from the accounts in turn, so that one slow or throttled
-account holds a share of the workers, never all of them.
+queues that account's chains in each region. Those go first (one call each); then a
+free worker takes a job chain of the account with the fewest running (the first in
+turn among equals), so that one slow or throttled account holds its share of the
+workers while the others have chains waiting, never all of them.
 
 Failures follow ``on_error``. With ``"raise"``, the first failure cancels the task
 group; once every worker has ended, the original exception reaches the consumer, after
@@ -43,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -281,6 +282,7 @@ class _Run:
         # open go before anything else.
         self._jobs: dict[str | None, deque[JobChain]] = {}
         self._turns: deque[str | None] = deque()
+        self._running: Counter[str | None] = Counter()  # job chains running, per account
         self._opening: deque[_AccountChain] = deque()
         self._queue_in, self._queue_out = anyio.create_memory_object_stream[None](math.inf)
         self._pending = 0  # chains queued or running
@@ -370,15 +372,30 @@ class _Run:
         if self._opening:
             return self._opening.popleft()
         if self._turns:
-            account = self._turns.popleft()
+            account = self._fewest_running()
             waiting = self._jobs[account]
             chain = waiting.popleft()
-            if waiting:
-                self._turns.append(account)
-            else:
+            if not waiting:
                 del self._jobs[account]
+                self._turns.remove(account)
+            self._running[account] += 1
             return chain
         return next(ready for ready in self._ready if ready).popleft()
+
+    def _fewest_running(self) -> str | None:
+        """The account with chains waiting and the fewest running, the first in turn
+        among equals (and that one goes to the back of the turn)."""
+        turns, running = self._turns, self._running
+        best, fewest = 0, running[turns[0]]
+        for i in range(1, len(turns)):
+            if fewest == 0:
+                break
+            if (count := running[turns[i]]) < fewest:
+                best, fewest = i, count
+        turns.rotate(-best)
+        account = turns.popleft()
+        turns.append(account)
+        return account
 
     def _add_jobs(
         self,
@@ -405,6 +422,8 @@ class _Run:
     def _done(self, chain: _Chain) -> None:
         if isinstance(chain, DiscoveryChain):
             self._plan.progress.discovering -= 1
+        elif isinstance(chain, JobChain):
+            self._running[chain.account] -= 1
         self._pending -= 1
         if self._pending == 0:
             self._queue_in.close()  # every worker's loop ends

@@ -235,8 +235,10 @@ class Service:
         filtered_version = params.get("solutionVersionArn")
         if not isinstance(filtered_version, str) or operation not in _FILTERED_LISTS:
             filtered_version = None
-        delay = self._injector.delay(faults, filtered_version)
-        answer = self._compute(request, raw, operation, params, decode_error, filtered_version)
+        answer, account = self._compute(
+            request, raw, operation, params, decode_error, filtered_version
+        )
+        delay = self._injector.delay(faults, filtered_version, account)
         if delay > 0:
             # The answer leaves ``delay`` after the request arrived, its own work
             # included, as a service's latency does; not ``delay`` after that work.
@@ -253,12 +255,16 @@ class Service:
         params: dict[str, Any],
         decode_error: ServiceError | None,
         filtered_version: str | None,
-    ) -> tuple[int, bytes]:
+    ) -> tuple[tuple[int, bytes], str | None]:
+        """The answer, and the account the request acted for (``None``: refused before
+        its credentials were accepted)."""
         target = request.headers.get("X-Amz-Target", "")
         known = operation in self._operations
         faults = self.faults
+        account: str | None = None
         try:
             caller, region = self._caller(request, raw, SERVICE_NAME)
+            account = caller.account
             # AWS's request quotas are per account and region: so is the rate cap.
             self._injector.admit(faults, account=caller.account, region=region)
             if not known:
@@ -276,15 +282,15 @@ class Service:
                 )
             handler, shape = self._operations[operation]
             validate(shape, params)
-            return 200, handler(params, self.region(region, caller.account)).encode()
+            return (200, handler(params, self.region(region, caller.account)).encode()), account
         except ServiceError as error:
-            return self._error_answer(error)
+            return self._error_answer(error), account
         except Exception:
             # A bug of the emulator's: answered as the service's internal error (which
             # SDKs parse and retry), and logged with its traceback.
             _logger.exception("The emulator failed to answer %s", target)
             failure = ServiceError("InternalFailure", "The emulator failed unexpectedly.", 500)
-            return self._error_answer(failure)
+            return self._error_answer(failure), account
 
     def _count_error(self, error: ServiceError) -> None:
         if error.code == "ThrottlingException":

@@ -102,6 +102,13 @@ def _version_latency(text: str) -> tuple[str, float]:
     return arn, _non_negative_float(seconds)
 
 
+def _account_latency(text: str) -> tuple[str, float]:
+    account, sep, seconds = text.rpartition("=")
+    if not sep or not account:
+        raise argparse.ArgumentTypeError(f"expected ACCOUNT_ID=SECONDS: {text}")
+    return account, _non_negative_float(seconds)
+
+
 # -- the table of flags ------------------------------------------------------------------
 
 _Owner = Literal["options", "inventory", "faults"]
@@ -273,6 +280,13 @@ _FLAGS: tuple[_Flag, ...] = (
         "--version-latency", "faults", "version_latency", "faults", _version_latency,
         lambda item: f"{item[0]}={item[1]!r}",
         "extra latency for list calls filtered on a version", "ARN=SECONDS",
+        repeated=True, collect=dict, spread=lambda value: sorted(value.items()),
+    ),
+    _Flag(
+        "--account-latency", "faults", "account_latency", "faults", _account_latency,
+        lambda item: f"{item[0]}={item[1]!r}",
+        "extra latency for every Personalize call of an account (repeatable)",
+        "ACCOUNT_ID=SECONDS",
         repeated=True, collect=dict, spread=lambda value: sorted(value.items()),
     ),
 )  # fmt: skip

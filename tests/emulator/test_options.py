@@ -54,6 +54,7 @@ NON_DEFAULT = EmulatorOptions(
         burst=7,
         deny_solution_versions=frozenset({"arn:x:solution/a/b", "arn:x:solution/a/a"}),
         version_latency={"arn:x:solution/a/c": 0.5, "arn:x:solution/a/d": 1e-3},
+        account_latency={"200000000001": 0.25, "200000000003": 2.0},
     ),
     host="localhost",
     port=4321,

@@ -274,3 +274,32 @@ async def test_an_organization_crawl_by_versions_finds_the_same_jobs(emulator: E
         emulator.solution_version_arns(REGIONS[1], account=MEMBER)
     )
     assert [f.operation for f in listing.failures] == ["AssumeRole"]
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=SMALL,
+        accounts=3,
+        # Far longer than the test's timeout: a worker that waits for this account
+        # holds no other work while it waits.
+        faults=Faults(account_latency={MEMBER: 300.0}),
+    )
+)
+async def test_a_slow_account_holds_back_no_other(emulator: Emulator) -> None:
+    """With two workers and one account whose every call hangs, the other accounts'
+    jobs are all listed: a free worker takes a chain of the account with the fewest
+    running, so the slow account never holds both workers while others wait."""
+    fast = (MANAGEMENT, account_ids(3)[2])
+    want = expected(emulator, fast, REGIONS[:1])
+    found: Counter[tuple[str, str, str]] = Counter()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(
+            accounts=Organization("Inventory"), page_size=2, concurrency=2
+        )
+        async with listing:
+            async for page in listing.pages():
+                assert page.account in fast  # the slow account's calls never end
+                found += tally([page])
+                if found == want:
+                    break
+    assert found == want
