@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._accounts import Organization, RoleArns
 from ._client import Client, RequestStats
 from ._exceptions import (
     AccessDeniedError,
@@ -38,6 +39,7 @@ from ._models import (
     ThemeGenerationConfig,
 )
 from ._paging import Listing
+from ._transport import personalize_regions
 from ._validation import check_resume
 from ._vocabulary import (
     CRAWL_STRATEGIES,
@@ -45,6 +47,7 @@ from ._vocabulary import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRY_MODE,
+    DEFAULT_ROLE_SESSION_NAME,
     JOB_KIND_NAMES,
     MAX_PAGE_SIZE,
     ON_ERROR_POLICIES,
@@ -67,6 +70,7 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_MODE",
+    "DEFAULT_ROLE_SESSION_NAME",
     "JOB_KIND_NAMES",
     "MAX_PAGE_SIZE",
     "ON_ERROR_POLICIES",
@@ -95,6 +99,7 @@ __all__ = [
     "MergeProgress",
     "MergedListing",
     "OnError",
+    "Organization",
     "Page",
     "PaginationError",
     "ParamValidationError",
@@ -103,6 +108,7 @@ __all__ = [
     "ResourceNotFoundError",
     "ResponseError",
     "RetryMode",
+    "RoleArns",
     "S3DataConfig",
     "ServerError",
     "ServiceError",
@@ -113,4 +119,5 @@ __all__ = [
     "UsageError",
     "__version__",
     "check_resume",
+    "personalize_regions",
 ]

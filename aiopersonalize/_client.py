@@ -7,7 +7,7 @@ import dataclasses
 import enum
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -15,9 +15,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _redact
 from . import _validation as check
+from ._accounts import Accounts, Organization, RoleArns
 from ._discovery import Discovery
 from ._exceptions import ClientClosedError, ParamValidationError, PersonalizeError, UsageError
-from ._merge import JobChain, MergedListing, MergeParams, merged_listing
+from ._merge import AccountPlan, JobChain, MergedListing, MergeParams, merged_listing
 from ._models import (
     INFERENCE,
     KINDS,
@@ -32,7 +33,15 @@ from ._models import (
 )
 from ._paging import Listing, TaskSet, hand_over, inline_source, page_chain, prefetch_source
 from ._telemetry import ListingSpan
-from ._transport import Limits, Transport, TransportOptions, check_service, pool_size
+from ._transport import (
+    AccountSessions,
+    Limits,
+    Transport,
+    TransportOptions,
+    check_service,
+    personalize_regions,
+    pool_size,
+)
 from ._vocabulary import (
     CRAWL_STRATEGIES,
     DEFAULT_CONCURRENCY,
@@ -228,7 +237,11 @@ class Client:
     def _setup(self, transport: Transport, limits: Limits) -> None:
         _redact.install()  # botocore logs signed requests, credentials and all, at DEBUG
         self._transport = transport
-        self._regional: dict[str, Transport] = {}
+        # (account, region) -> transport; account None: the client's own credentials.
+        self._regional: dict[tuple[str | None, str], Transport] = {}
+        # Accounts a crawl has opened -> the options of their transports.
+        self._account_options: dict[str, TransportOptions] = {}
+        self._sessions: AccountSessions | None = None
         self._limits = limits
         self._tasks = TaskSet()
         # The requests running in callers' own tasks (a describe, a prefetch=0 page).
@@ -284,26 +297,50 @@ class Client:
             throttled=limits.throttled,
         )
 
-    async def _in_region(self, region: str) -> Transport:
-        """The open transport for ``region``: this client's own, or a sibling created
-        on first use with the same options and the same limits."""
+    async def _in_region(self, region: str, account: str | None = None) -> Transport:
+        """The open transport for ``region`` (of ``account``, one a crawl has opened;
+        ``None``: the client's own): this client's own, or a sibling created on first
+        use with the same options (but the account's credentials) and the same limits."""
         await self._ensure_open()
-        if region == self._transport.region:
+        if account is None and region == self._transport.region:
             return self._transport
-        transport = self._regional.get(region)
+        transport = self._regional.get((account, region))
         if transport is not None:
             return transport
         async with self._lock:
             self._check_usable()
-            transport = self._regional.get(region)
+            transport = self._regional.get((account, region))
             if transport is None:
                 if self._options is None:
                     raise UsageError(f"a wrapped client covers its own region only, not {region!r}")
-                options = dataclasses.replace(self._options, region_name=region)
-                transport = Transport(limits=self._limits, options=options)
+                base = self._options if account is None else self._account_options[account]
+                options = dataclasses.replace(base, region_name=region)
+                transport = Transport(limits=self._limits, options=options, account=account)
                 await transport.open()
-                self._regional[region] = transport
+                self._regional[account, region] = transport
         return transport
+
+    def _account_sessions(self) -> AccountSessions:
+        if self._options is None:  # checked before the crawl starts
+            raise UsageError("a wrapped client covers its own account only")
+        if self._sessions is None:
+            self._sessions = AccountSessions(self._options)
+        return self._sessions
+
+    async def _open_account(
+        self, account: str, role_arn: str | None, session_name: str, duration: int | None
+    ) -> None:
+        """Make ``account`` reachable for :meth:`_in_region`."""
+        await self._ensure_open()
+        if account in self._account_options:
+            return
+        assert self._options is not None
+        if role_arn is None:
+            options = self._options
+        else:
+            async with self._open_for_request():
+                options = await self._account_sessions().assume(role_arn, session_name, duration)
+        self._account_options.setdefault(account, options)
 
     def _check_usable(self) -> None:
         if self._state is _State.CLOSED:
@@ -331,10 +368,12 @@ class Client:
             raise ClientClosedError("the client was closed during the request")
 
     @contextlib.asynccontextmanager
-    async def _open_in_region(self, region: str) -> AsyncIterator[Transport]:
-        """:meth:`_open_for_request`, with the transport for ``region``."""
+    async def _open_in_region(
+        self, region: str, account: str | None = None
+    ) -> AsyncIterator[Transport]:
+        """:meth:`_open_for_request`, with the transport for ``region`` (of ``account``)."""
         async with self._open_for_request():
-            yield await self._in_region(region)
+            yield await self._in_region(region, account)
 
     # -- listings ---------------------------------------------------------------------
 
@@ -517,7 +556,8 @@ class Client:
         self,
         *,
         kinds: Iterable[JobKindName] = JOB_KIND_NAMES,
-        regions: Iterable[str] | None = None,
+        regions: Iterable[str] | Literal["all"] | None = None,
+        accounts: Accounts | None = None,
         strategy: CrawlStrategy | None = None,
         solution_version_arns: Iterable[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -528,7 +568,8 @@ class Client:
         | Mapping[tuple[str, str, str], str | None]
         | None = None,
     ) -> MergedListing[BatchInferenceJobSummary | BatchSegmentJobSummary]:
-        """The batch jobs of a whole account, in each region, as one merged listing.
+        """The batch jobs of a whole account (or of many), in each region, as one merged
+        listing.
 
         With ``strategy="account"`` (the default), each kind of job of each region is
         one listing without a solution version filter: one call per page of jobs,
@@ -543,12 +584,28 @@ class Client:
         :param kinds: which jobs: ``"inference"``, ``"segment"`` or both.
         :param regions: the regions to crawl (default: the client's own). Each gets a
             client of its own with this client's options, under this client's limits.
+            ``"all"``: every region where botocore's endpoint data says Personalize
+            is available (:func:`personalize_regions`).
+        :param accounts: crawl these accounts rather than the client's own:
+            :class:`Organization` (every ACTIVE account of the caller's organization,
+            the others through a role of the name given) or :class:`RoleArns`. Each
+            page then names its ``account``; each account's requests are paced in
+            lanes of their own (per account and region) under this client's
+            ``max_concurrency``, and the job listings are taken from the accounts in
+            turn. An account whose role refuses ``AssumeRole`` is one failure (under
+            ``on_error="skip"``; ``operation`` ``"AssumeRole"``), and so is a region
+            where an account's listings are refused access (an opt-in region not
+            enabled, a policy denying ``personalize:*``): the others go on. The
+            roles' credentials are botocore's refreshable ones, assumed again before
+            they expire.
         :param strategy: ``"account"`` or ``"versions"``, as above; default
             ``"account"``, or ``"versions"`` with ``solution_version_arns``.
         :param solution_version_arns: list these versions' jobs only, each in the
             region its ARN names (no discovery).
         :param resume: ``(region, kind, solution_version_arn)`` (the ARN ``None`` for an
-            account-wide listing) -> the ``next_token`` to resume that chain after, or
+            account-wide listing; with ``accounts``, ``(region, kind,
+            solution_version_arn, account)``: :class:`ChainKey`) -> the ``next_token``
+            to resume that chain after, or
             ``None`` for a chain already listed to the end (it is skipped). Build it
             from the pages of an interrupted crawl.
         :param concurrency, page_size, prefetch, on_error: as for
@@ -558,7 +615,25 @@ class Client:
         """
         names = check.choices("kinds", kinds, JOB_KIND_NAMES)
         chosen = tuple(KINDS[name] for name in names)
+        if regions == "all":
+            regions = personalize_regions()
         where = None if regions is None else check.regions("regions", regions)
+        if accounts is not None:
+            if not isinstance(accounts, (Organization, RoleArns)):
+                raise ParamValidationError(
+                    "accounts",
+                    f"expected an Organization or RoleArns, got {type(accounts).__name__}",
+                )
+            if self._options is None:
+                raise ParamValidationError(
+                    "accounts", "a wrapped client covers its own account only"
+                )
+            if solution_version_arns is not None:
+                raise ParamValidationError(
+                    "accounts",
+                    "give accounts or solution_version_arns, not both: a version is listed "
+                    "in the account its ARN names",
+                )
         if where is not None and self._options is None:
             own = self._transport.region
             others = [r for r in where if r != own]
@@ -570,7 +645,15 @@ class Client:
         checked_resume = check.resume_map("resume", resume, JOB_KIND_NAMES)
         discovery: Discovery | None = None
         chains: list[JobChain] = []
-        if solution_version_arns is None:
+        account_plan: AccountPlan | None = None
+        if accounts is not None:
+            account_plan = AccountPlan(
+                accounts=accounts,
+                regions=where or (None,),
+                kinds=chosen,
+                discover=how == "versions",
+            )
+        elif solution_version_arns is None:
             if how == "versions":
                 discovery = Discovery(regions=where or (None,), kinds=chosen)
             else:
@@ -597,9 +680,11 @@ class Client:
         return self._merge(
             chains,
             discovery=discovery,
+            accounts=account_plan,
             resume=checked_resume,
             description=f"crawl of {'/'.join(names)} jobs"
-            + (f" by {how or 'account'}" if solution_version_arns is None else ""),
+            + (f" by {how or 'account'}" if solution_version_arns is None else "")
+            + (f" of {type(accounts).__name__}" if accounts is not None else ""),
             span_kind="crawl",
             concurrency=concurrency,
             page_size=page_size,
@@ -612,6 +697,7 @@ class Client:
         chains: Iterable[JobChain],
         *,
         discovery: Discovery | None = None,
+        accounts: AccountPlan | None = None,
         resume: Mapping[ChainKey, str | None] | None = None,
         description: str,
         span_kind: str = "merged_listing",
@@ -633,6 +719,7 @@ class Client:
             description=description,
             page_retry_window=self._limits.page_retry_window,
             span_kind=span_kind,
+            accounts=accounts,
         )
         self._check_usable()
         return merged_listing(_Fetcher(self), params, tasks=self._tasks)
@@ -681,8 +768,9 @@ class _Fetcher:
         solution_version_arn: str | None,
         next_token: str | None,
         max_results: int,
+        account: str | None = None,
     ) -> Page[Any]:
-        async with self._client._open_in_region(region) as transport:
+        async with self._client._open_in_region(region, account) as transport:
             return await transport.list_page(kind, solution_version_arn, next_token, max_results)
 
     async def arns(
@@ -692,6 +780,21 @@ class _Fetcher:
         parent_arn: str | None,
         next_token: str | None,
         max_results: int,
+        account: str | None = None,
     ) -> Page[str]:
-        async with self._client._open_in_region(region) as transport:
+        async with self._client._open_in_region(region, account) as transport:
             return await transport.list_arns(level, parent_arn, next_token, max_results)
+
+    async def caller(self) -> tuple[str, str]:
+        async with self._client._open_for_request():
+            caller = await self._client._account_sessions().caller()
+        return caller.account, caller.partition
+
+    async def organization_accounts(self) -> list[str]:
+        async with self._client._open_for_request():
+            return await self._client._account_sessions().organization_accounts()
+
+    async def open_account(
+        self, account: str, role_arn: str | None, session_name: str, duration: int | None
+    ) -> None:
+        await self._client._open_account(account, role_arn, session_name, duration)

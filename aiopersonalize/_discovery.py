@@ -35,11 +35,12 @@ class Discovery:
 @dataclass(frozen=True, slots=True)
 class DiscoveryChain:
     """One discovery listing: the children of ``parent_arn`` (``None`` at the top) at
-    ``level``, in ``region``."""
+    ``level``, in ``region``, of ``account`` (``None``: the client's own)."""
 
     region: str
     level: ResourceLevel
     parent_arn: str | None
+    account: str | None = None
 
     @property
     def urgency(self) -> int:
@@ -63,4 +64,4 @@ def expand(chain: DiscoveryChain, arns: Iterable[str]) -> Iterator[DiscoveryChai
         return
     child = LEVELS[depth + 1]
     for arn in arns:
-        yield DiscoveryChain(chain.region, child, arn)
+        yield DiscoveryChain(chain.region, child, arn, chain.account)

@@ -190,7 +190,8 @@ class Page(Generic[T]):
     ``starting_token=`` to resume the listing after this page. ``solution_version_arn``
     is the version whose jobs these are (``None`` for an account-wide listing);
     merged listings and crawls also set the ``region`` and job ``kind``, which with
-    the version name the chain a page belongs to.
+    the version name the chain a page belongs to; a crawl of several accounts sets
+    ``account`` too (12 digits; ``None`` otherwise: the client's own account).
 
     ``restarted`` is ``True`` on every page of a merged chain that was resumed from a
     token the service refused as invalid or expired (AWS does not document how long a
@@ -205,6 +206,7 @@ class Page(Generic[T]):
     region: str | None = None
     kind: JobKindName | None = None
     restarted: bool = False
+    account: str | None = None
 
 
 class S3DataConfig(_Record, frozen=True, gc=False):

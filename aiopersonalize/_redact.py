@@ -12,6 +12,9 @@ credential replaced by ``<redacted>``) and lets every record through.
 
 The secret access key itself is never sent, so it appears in none of them; it is
 redacted anyway wherever it is written as an assignment (``aws_secret_access_key=...``).
+The credentials of an assumed role arrive in STS's ``AssumeRole`` answer, which
+``botocore.parsers`` logs whole: its ``<AccessKeyId>``, ``<SecretAccessKey>`` and
+``<SessionToken>`` are redacted there (and as members of a parsed answer).
 """
 
 from __future__ import annotations
@@ -41,15 +44,34 @@ _PATTERN = re.compile(
     # The access key id in a credential scope (``Credential=AKID/20240101/...``).
     + r"|(?P<credential>Credential=)[^/\s'\",&%\\]+"
     # A signature (``Signature=<hex>``).
-    + r"|(?P<signature>Signature=)[0-9a-f]+",
+    + r"|(?P<signature>Signature=)[0-9a-f]+"
+    # Credentials STS issues (AssumeRole): in its XML answer, which botocore.parsers
+    # logs, and as the members of a parsed answer (``'SessionToken': '...'``).
+    + r"|(?P<xml><(?:SecretAccessKey|SessionToken|AccessKeyId)>)[^<]*"
+    + r"|(?P<member>['\"](?:SecretAccessKey|SessionToken|AccessKeyId)['\"]\s*:\s*['\"])"
+    + _VALUE,
     re.IGNORECASE,
 )
 # Lower-case markers at least one of which any match contains: most text has none.
-_MARKERS = ("security-token", "aws_", "credential=", "signature=")
+_MARKERS = (
+    "security-token",
+    "aws_",
+    "credential=",
+    "signature=",
+    "secretaccesskey",
+    "sessiontoken",
+    "accesskeyid",
+)
 
 
 def _replace(match: re.Match[str]) -> str:
-    prefix = match["name"] or match["credential"] or match["signature"]
+    prefix = (
+        match["name"]
+        or match["credential"]
+        or match["signature"]
+        or match["xml"]
+        or match["member"]
+    )
     return prefix + REDACTED
 
 

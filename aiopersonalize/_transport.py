@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
+import functools
 import ipaddress
 import logging
 import os
@@ -28,12 +30,20 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
+import botocore.session
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import (
+    AioAssumeRoleCredentialFetcher,
+    AioCredentialResolver,
+    AioCredentials,
+    AioRefreshableCredentials,
+)
 from aiobotocore.session import AioSession, get_session
 from aiolimiter import AsyncLimiter
 from botocore import exceptions as botoexc
 from botocore import xform_name
 from botocore.config import Config as BotocoreConfig
+from botocore.credentials import CredentialProvider
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import DEFAULT_MAX_ATTEMPTS as STANDARD_MAX_ATTEMPTS
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
@@ -63,7 +73,14 @@ from ._wire import SHAPES, Described, Listed, Shape
 if TYPE_CHECKING:
     from aiobotocore.client import AioBaseClient
 
-__all__ = ["Limits", "Transport", "TransportOptions"]
+__all__ = [
+    "AccountSessions",
+    "Caller",
+    "Limits",
+    "Transport",
+    "TransportOptions",
+    "personalize_regions",
+]
 
 S = TypeVar("S")
 F = TypeVar("F")
@@ -85,6 +102,11 @@ _SERVICE_ERRORS: Mapping[str, type[ServiceError]] = {
     "InvalidClientTokenId": AccessDeniedError,
     "ExpiredTokenException": AccessDeniedError,
     "SignatureDoesNotMatch": AccessDeniedError,
+    # STS (query protocol spellings) and Organizations: a role or account that refuses.
+    "AccessDenied": AccessDeniedError,
+    "ExpiredToken": AccessDeniedError,
+    "RegionDisabledException": AccessDeniedError,
+    "AWSOrganizationsNotInUseException": AccessDeniedError,
 }
 
 # botocore's own judgement of which error codes are throttling (the list its standard
@@ -201,9 +223,10 @@ def _mapped(operation: str, solution_version_arn: str | None = None) -> Iterator
 
 
 class Limits:
-    """What every request of one client shares, in every region: the cap on requests
-    in flight, the optional cap on requests per second, and the request counters; and
-    per region, the rate that region's quota allows (:class:`RateFinder`)."""
+    """What every request of one client shares, in every account and region: the cap on
+    requests in flight, the optional cap on requests per second, and the request
+    counters; and per account and region, the rate that quota allows
+    (:class:`RateFinder`)."""
 
     def __init__(
         self,
@@ -231,14 +254,16 @@ class Limits:
         self.retries = 0  # requests that were botocore's retries of a call
         self.throttled = 0  # answers in which the service throttled a request
         self.told_dummy_credentials = False  # the loopback fallback was logged
-        self._rates: dict[str | None, RateFinder] = {}
+        self._rates: dict[tuple[str | None, str | None], RateFinder] = {}
 
-    def rate_for(self, region: str | None) -> RateFinder:
-        """The pacing of ``region``'s requests: the service limits each region apart, so
-        a throttled region never slows another."""
-        rate = self._rates.get(region)
+    def rate_for(self, region: str | None, account: str | None = None) -> RateFinder:
+        """The pacing of the requests of ``account`` (``None``: the client's own) in
+        ``region``: the service limits each account and region apart, so a throttled
+        account or region never slows another."""
+        lane = (account, region)
+        rate = self._rates.get(lane)
         if rate is None:
-            rate = self._rates[region] = RateFinder()
+            rate = self._rates[lane] = RateFinder()
         return rate
 
 
@@ -474,11 +499,13 @@ async def _call(
     operation: str,
     params: dict[str, Any],
     record: telemetry.CallRecord,
+    account: str | None = None,
 ) -> Any:
-    """One call of ``operation``: its response, decoded by the operation's shape."""
+    """One call of ``operation`` (for ``account``, ``None``: the client's own): its
+    response, decoded by the operation's shape."""
     shape = SHAPES[operation]
     region = client.meta.region_name
-    rate = limits.rate_for(region)
+    rate = limits.rate_for(region, account)
     call = _Call(limits, rate, shape, _retry_attempts(client), record, operation, region)
     reset = _CALL.set(call)
     try:
@@ -599,7 +626,8 @@ class Transport:
 
     ``open()`` creates the client (unless one was borrowed); ``aclose()`` closes it
     (unless borrowed). Every request holds one token of ``limits.concurrency`` while
-    in flight.
+    in flight. ``account``: the account it acts for in a crawl of several (its pages
+    say so, and it is paced in that account's lanes); ``None``: the client's own.
     """
 
     def __init__(
@@ -608,7 +636,9 @@ class Transport:
         limits: Limits,
         options: TransportOptions | None = None,
         client: AioBaseClient | None = None,
+        account: str | None = None,
     ) -> None:
+        self.account = account
         self._options = options
         self._client = client
         self._owned: contextlib.AsyncExitStack | None = None
@@ -739,7 +769,9 @@ class Transport:
         if next_token is not None:
             params["nextToken"] = next_token
         async with self._request(operation, solution_version_arn) as (client, record):
-            response: Listed[Any] = await _call(client, self._limits, operation, params, record)
+            response: Listed[Any] = await _call(
+                client, self._limits, operation, params, record, self.account
+            )
         # An empty token is an end of listing too (botocore's paginator agrees).
         return response.items or (), response.next_token or None
 
@@ -763,6 +795,7 @@ class Transport:
             solution_version_arn=solution_version_arn,
             region=self.region,
             kind=kind.name,
+            account=self.account,
         )
 
     async def list_arns(
@@ -779,12 +812,190 @@ class Transport:
             else {}
         )
         items, token = await self._list(level.operation, filters, next_token, max_results)
-        return Page(items=tuple(item.arn for item in items), next_token=token, region=self.region)
+        return Page(
+            items=tuple(item.arn for item in items),
+            next_token=token,
+            region=self.region,
+            account=self.account,
+        )
 
     async def describe(self, kind: JobKind[S, F], arn: str) -> F:
         """The full record from ``DescribeBatch*Job``."""
         async with self._request(kind.describe_operation) as (client, record):
             response: Described[F] = await _call(
-                client, self._limits, kind.describe_operation, {kind.arn_member: arn}, record
+                client,
+                self._limits,
+                kind.describe_operation,
+                {kind.arn_member: arn},
+                record,
+                self.account,
             )
         return response.job
+
+
+# -- other accounts: STS, Organizations, and refreshable assume-role credentials --------
+
+
+@functools.cache
+def personalize_regions(partition: str = "aws") -> tuple[str, ...]:
+    """The regions where botocore's endpoint data says Personalize is available, in
+    ``partition`` (``"aws"``, ``"aws-cn"``, ...), sorted; empty for a partition it does
+    not know."""
+    if not isinstance(partition, str):
+        raise ParamValidationError("partition", f"expected a str, got {type(partition).__name__}")
+    # botocore's own session reads the endpoint data (aiobotocore's is the same data,
+    # behind an async method).
+    regions = botocore.session.get_session().get_available_regions(
+        SERVICE_NAME, partition_name=partition
+    )
+    return tuple(sorted(regions))
+
+
+class _GivenCredentials(CredentialProvider):  # type: ignore[misc]
+    """A session's credential chain of one link: the credentials given."""
+
+    METHOD = "assume-role"
+    CANONICAL_NAME = "AssumeRole"
+
+    def __init__(self, credentials: Any) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    async def load(self) -> Any:
+        return self._credentials
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who the client's own credentials are (``GetCallerIdentity``)."""
+
+    account: str
+    partition: str
+
+
+class AccountSessions:
+    """The client's reach beyond its own account: who it is (STS
+    ``GetCallerIdentity``), its organization's accounts (``ListAccounts``), and, per
+    other account, the options of transports acting for it through a role.
+
+    A role's credentials are botocore's own refreshable kind: aiobotocore's
+    ``AioAssumeRoleCredentialFetcher`` (an STS client signed with the client's own
+    credentials, themselves refreshed if they are a role's, an instance's, ...)
+    behind ``AioRefreshableCredentials``, which every request of that account's
+    clients asks for fresh credentials: botocore calls ``AssumeRole`` again once fewer
+    than 15 minutes of them remain (and, inside 10 minutes, before it signs the next
+    request), so no request is signed with an expired token however long the crawl. STS and
+    Organizations are reached where the client's ``endpoint_url`` points, or where
+    botocore's configuration puts them (``AWS_ENDPOINT_URL_STS``, ...).
+    """
+
+    def __init__(self, options: TransportOptions) -> None:
+        self._options = options
+        self._session: AioSession | None = None
+        self._caller: Caller | None = None
+        self._lock = anyio.Lock()
+
+    def _base(self) -> AioSession:
+        if self._session is None:
+            options = self._options
+            self._session = options.session or (
+                AioSession(profile=options.profile_name) if options.profile_name else get_session()
+            )
+        return self._session
+
+    def _client(self, service: str, **credentials: Any) -> Any:
+        options = self._options
+        keys = credentials or {
+            "aws_access_key_id": options.aws_access_key_id,
+            "aws_secret_access_key": options.aws_secret_access_key,
+            "aws_session_token": options.aws_session_token,
+        }
+        return self._base().create_client(
+            service,
+            region_name=options.region_name,
+            endpoint_url=options.endpoint_url,
+            config=options.botocore_config(),
+            **keys,
+        )
+
+    async def caller(self) -> Caller:
+        """The account (and partition) of the client's own credentials."""
+        async with self._lock:
+            if self._caller is None:
+                with _mapped("GetCallerIdentity"):
+                    async with self._client("sts") as sts:
+                        identity = await sts.get_caller_identity()
+                self._caller = Caller(
+                    account=str(identity["Account"]), partition=str(identity["Arn"]).split(":")[1]
+                )
+        return self._caller
+
+    async def organization_accounts(self) -> list[str]:
+        """The IDs of the organization's ACTIVE accounts, in the order listed."""
+        found: list[str] = []
+        with _mapped("ListAccounts"):
+            async with self._client("organizations") as organizations:
+                paginator = organizations.get_paginator("list_accounts")
+                async for page in paginator.paginate():
+                    for account in page.get("Accounts", ()):
+                        # ``State`` is replacing ``Status`` (deprecated in 2025).
+                        status = account.get("State") or account.get("Status")
+                        if status == "ACTIVE":
+                            found.append(str(account["Id"]))
+        return found
+
+    async def _source_credentials(self) -> Any:
+        options = self._options
+        if options.aws_access_key_id is not None:
+            return AioCredentials(
+                options.aws_access_key_id,
+                options.aws_secret_access_key,
+                options.aws_session_token,
+            )
+        credentials = await self._base().get_credentials()
+        if credentials is None:
+            raise botoexc.NoCredentialsError()
+        return credentials
+
+    async def assume(
+        self, role_arn: str, session_name: str, duration_seconds: int | None
+    ) -> TransportOptions:
+        """The options of transports acting through ``role_arn``; its first credentials
+        are fetched here, so that a refusal is this account's one failure.
+
+        :raises AccessDeniedError: the role refuses (or does not exist).
+        """
+        extra: dict[str, Any] = {"RoleSessionName": session_name}
+        if duration_seconds is not None:
+            extra["DurationSeconds"] = duration_seconds
+        with _mapped("AssumeRole"):
+            fetcher = AioAssumeRoleCredentialFetcher(
+                client_creator=self._sts_creator,
+                source_credentials=await self._source_credentials(),
+                role_arn=role_arn,
+                extra_args=extra,
+            )
+            # The first credentials are fetched here, then kept fresh by botocore's
+            # refreshable credentials, which call the same fetcher before they expire.
+            credentials = AioRefreshableCredentials.create_from_metadata(
+                await fetcher.fetch_credentials(),
+                refresh_using=fetcher.fetch_credentials,
+                method="assume-role",
+            )
+        options = self._options
+        session = AioSession(profile=options.profile_name) if options.profile_name else AioSession()
+        session.register_component(
+            "credential_provider", AioCredentialResolver([_GivenCredentials(credentials)])
+        )
+        return dataclasses.replace(
+            options,
+            session=session,
+            profile_name=None,
+            aws_access_key_id=None,
+            aws_secret_access_key=None,
+            aws_session_token=None,
+        )
+
+    def _sts_creator(self, service: str, **credentials: Any) -> Any:
+        """The STS clients the fetcher makes, signed with the given (source) credentials."""
+        return self._client(service, **credentials)

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from ._exceptions import ParamValidationError
 from ._vocabulary import (
+    ACCOUNT_ID_PATTERN,
     ARN_MAX_LENGTH,
     JOB_KIND_NAMES,
     MAX_PAGE_SIZE,
@@ -39,6 +40,7 @@ from ._vocabulary import ARN_PATTERN as _ARN_PATTERN
 L = TypeVar("L", bound=str)
 
 ARN_PATTERN = re.compile(_ARN_PATTERN, re.ASCII)
+ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN, re.ASCII)
 # What Java's "." does not match, beyond the "\n" that Python's "." does not match either.
 _LINE_TERMINATORS = re.compile("[\r\u0085\u2028\u2029]")
 
@@ -221,16 +223,29 @@ def token_map(name: str, value: object, keys: Iterable[str]) -> dict[str, str]:
     return tokens
 
 
+def account_id(name: str, value: object) -> str:
+    """An AWS account ID: twelve digits."""
+    if not isinstance(value, str) or ACCOUNT_ID.fullmatch(value) is None:
+        raise ParamValidationError(name, f"expected a 12-digit account ID, got {_show(value)}")
+    return value
+
+
 def chain_key(name: str, key: object, kinds: Iterable[JobKindName]) -> ChainKey:
-    """A ``(region, kind, solution_version_arn)`` tuple, checked part by part (the ARN
-    ``None`` for an account-wide chain)."""
-    if not isinstance(key, tuple) or len(key) != 3:
+    """A ``(region, kind, solution_version_arn)`` or ``(region, kind,
+    solution_version_arn, account)`` tuple, checked part by part (the ARN ``None`` for
+    an account-wide chain, the account ``None`` for the client's own)."""
+    if not isinstance(key, tuple) or len(key) not in (3, 4):
         raise ParamValidationError(
-            name, f"keys are (region, kind, solution_version_arn) tuples, got {_show(key)}"
+            name,
+            f"keys are (region, kind, solution_version_arn[, account]) tuples, got {_show(key)}",
         )
     where = f"{name}[{_show(key)}]"
+    account = key[3] if len(key) == 4 else None
     return ChainKey(
-        region(where, key[0]), choice(where, key[1], kinds), optional_arn(where, key[2])
+        region(where, key[0]),
+        choice(where, key[1], kinds),
+        optional_arn(where, key[2]),
+        None if account is None else account_id(where, account),
     )
 
 

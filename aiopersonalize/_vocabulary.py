@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final, Literal, NamedTuple
 
 __all__ = [
+    "ACCOUNT_ID_PATTERN",
     "ARN_MAX_LENGTH",
     "ARN_PATTERN",
     "CRAWL_STRATEGIES",
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_PAGE_RETRY_WINDOW",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_RETRY_MODE",
+    "DEFAULT_ROLE_SESSION_NAME",
     "JOB_KIND_NAMES",
     "MAX_BACKOFF",
     "MAX_PAGE_SIZE",
@@ -81,14 +83,44 @@ CRAWL_STRATEGIES: Final[tuple[CrawlStrategy, ...]] = ("account", "versions")
 
 class ChainKey(NamedTuple):
     """One chain of pages of jobs: a job kind in one region, of one solution version or
-    (``solution_version_arn`` ``None``) of the whole account there.
+    (``solution_version_arn`` ``None``) of the whole account there; ``account``: the
+    account it lists in a crawl of several accounts (``None``: the client's own).
 
-    Equal to (and hashed as) the plain tuple ``(region, kind, solution_version_arn)``.
+    Equal to (and hashed as) the plain tuple ``(region, kind, solution_version_arn)``
+    when ``account`` is ``None`` (as before crawls of several accounts: such tuples
+    keep working as resume keys), and ``(region, kind, solution_version_arn, account)``
+    otherwise.
     """
 
     region: str
     kind: JobKindName
     solution_version_arn: str | None
+    account: str | None = None
+
+    def _plain(self) -> tuple[str | None, ...]:
+        return tuple(self) if self[3] is not None else tuple(self[:3])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChainKey):
+            return self._plain() == other._plain()
+        if isinstance(other, tuple):
+            return self._plain() == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self._plain())
+
+
+ACCOUNT_ID_PATTERN: Final = r"\d{12}"
+"""An AWS account ID: twelve digits."""
+
+DEFAULT_ROLE_SESSION_NAME: Final = "aiopersonalize"
+"""The ``RoleSessionName`` of the roles a crawl of several accounts assumes (it shows
+in the members' CloudTrail as the session's name)."""
 
 
 # -- the service's limits (the model's shapes) ------------------------------------------

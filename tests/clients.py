@@ -51,19 +51,23 @@ def make_client(
     secret_key: str = SECRET_KEY,
     signed: bool = True,
     validate: bool = True,
+    service: str = "personalize",
+    session_token: str | None = None,
 ) -> BaseClient:
-    """A boto3 Personalize client with no retries (every answer is seen as it is)."""
+    """A boto3 client (Personalize's by default) with no retries (every answer is seen
+    as it is)."""
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         parameter_validation=validate,
         signature_version=None if signed else UNSIGNED,
     )
     return _session().client(
-        "personalize",
+        service,
         endpoint_url=endpoint_url,
         region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
         config=config,
     )
 
@@ -107,8 +111,10 @@ async def run_aws(
     *args: str,
     region: str = REGION,
     secret_key: str = SECRET_KEY,
+    service: str = "personalize",
 ) -> tuple[int, Any, str]:
-    """Run ``aws personalize ARGS`` against the emulator: (exit status, JSON output, stderr)."""
+    """Run ``aws SERVICE ARGS`` (``personalize`` by default) against the emulator:
+    (exit status, JSON output, stderr)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -123,7 +129,7 @@ async def run_aws(
     }
     command = [
         *aws_executable(),
-        "personalize",
+        service,
         *args,
         "--endpoint-url",
         endpoint_url,

@@ -27,9 +27,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from aiopersonalize import AccessDeniedError, Client, ListingFailure
+from aiopersonalize import AccessDeniedError, Client, ListingFailure, Organization
 from aiopersonalize._redact import LOGGERS, REDACTED, RedactingFilter, install, redact
-from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, account_ids
 
 from .helpers import exception_texts, run_cli
 from .peers import JOB_ARN, Reply, connected, error
@@ -259,6 +259,55 @@ async def test_botocore_debug_logs_carry_no_credentials(caplog: pytest.LogCaptur
     assert f"x-amz-security-token:{REDACTED}\\\\n" in text  # botocore.parsers: AWS's echo
     redacted_by = {r.name for r in caplog.records if REDACTED in r.getMessage()}
     assert redacted_by == set(LOGGERS)
+
+
+def issued_credentials(emulator: Emulator) -> list[str]:
+    """Every access key, secret key and session token the emulator's AssumeRole issued."""
+    issued = emulator._service.identity._issued.values()
+    return [value for c in issued for value in (c.access_key, c.secret, c.token)]
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=SMALL,
+        accounts=3,
+        assume_role_denied_accounts=frozenset({account_ids(3)[2]}),
+        deny_regions=frozenset({"eu-west-1"}),
+        credential_lifetime=1.0,
+        faults=Faults(latency=0.05),
+    )
+)
+async def test_assumed_role_credentials_are_in_no_log_repr_or_error(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An organization crawl whose roles' credentials expire and are assumed again
+    mid-crawl, with every logger at DEBUG, shows none of the issued access keys, secret
+    keys or session tokens in any log record (STS's answers logged <redacted>), repr,
+    failure or error; nor the suite's own credentials."""
+    caplog.set_level(logging.DEBUG)
+    async with Client(endpoint_url=emulator.endpoint_url, **CREDENTIALS) as client:
+        listing = client.crawl_batch_jobs(
+            accounts=Organization("Inventory"),
+            regions=["us-east-1", "eu-west-1"],
+            page_size=3,
+            concurrency=1,
+            on_error="skip",
+        )
+        jobs = await listing.collect()
+        texts = [repr(client), repr(listing), repr(listing.failures), repr(listing.progress)]
+        for failure in listing.failures:
+            texts += error_texts(failure.error)
+    assert len(jobs) == 22 * 3  # the management account's two regions, a member's one
+    assert len(listing.failures) == 2  # the refused role; the member's denied region
+    secrets = issued_credentials(emulator)
+    assert len(secrets) >= 3 * 3  # refreshed mid-crawl: more than one per member
+    texts += log_texts(caplog)
+    assert_clean(texts)
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    assert f"<SecretAccessKey>{REDACTED}</SecretAccessKey>" in caplog.text
+    assert f"<SessionToken>{REDACTED}</SessionToken>" in caplog.text
 
 
 # -- error messages ---------------------------------------------------------------------

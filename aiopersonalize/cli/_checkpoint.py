@@ -1,8 +1,9 @@
 """The checkpoint journal of ``aiopersonalize crawl --checkpoint FILE``.
 
 A crawl writes its output page by page; the journal says how far that output is good.
-It is an append-only JSON Lines file (format 3; format 2 had no account-wide chains
-and no ``strategy`` parameter):
+It is an append-only JSON Lines file (format 4; format 3 had no ``account`` in its
+entries and no ``accounts`` parameter, format 2 no account-wide chains and no
+``strategy`` parameter):
 
 - line 1, the header: the format version and the crawl's parameters that determine its
   output. It is written to a temporary file and renamed into place, so a journal never
@@ -23,7 +24,8 @@ and no ``strategy`` parameter):
 
 Resuming (:func:`recover`) reads the journal and ignores a torn last line (the process
 died while appending it): every other line must be whole and valid (checksum, types,
-a kind the crawl lists, a region name, a solution version ARN or null, a token as the API
+a kind the crawl lists, a region name, a solution version ARN or null, an account ID
+or null, a token as the API
 takes it, offsets that never go back), or the checkpoint is refused as damaged, naming
 the line. It then reads the output once, computing its CRC at each entry's offset, and
 keeps the entries up to the first whose offset is past the output's end or whose CRC
@@ -67,7 +69,7 @@ __all__ = [
     "recover",
 ]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _MAGIC = "aiopersonalize-checkpoint"
 # How often the output and the journal are forced to disk while a crawl runs; a crash
 # of the machine loses at most this much work (a killed process loses nothing).
@@ -197,6 +199,12 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
             f"the checkpoint is in format {version}, written by aiopersonalize before 1.0, "
             f"which cannot be resumed; {_START_OVER}"
         )
+    if version == 3:
+        raise CheckpointError(
+            "the checkpoint is in format 3, written by aiopersonalize before crawls of "
+            f"several accounts (its entries name no account), which cannot be resumed; "
+            f"{_START_OVER}"
+        )
     if version != FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint format {version!r} is not supported (this aiopersonalize writes "
@@ -222,7 +230,9 @@ def _check_header(line: bytes, params: Mapping[str, Any]) -> int:
     return crc
 
 
-_ENTRY_MEMBERS = frozenset({"region", "kind", "version", "token", "offset", "output_crc"})
+_ENTRY_MEMBERS = frozenset(
+    {"region", "kind", "version", "account", "token", "offset", "output_crc"}
+)
 # Only on the pages of a chain listed again from its start (its resume token expired).
 _RESTARTED = "restarted"
 
@@ -237,13 +247,14 @@ def _entry(line: bytes, previous: int, kinds: Collection[JobKindName]) -> _Entry
     if set(entry) - {_RESTARTED} != _ENTRY_MEMBERS or entry.get(_RESTARTED, True) is not True:
         raise ValueError("not an entry")  # restarted is written only as true
     region, kind, version = entry["region"], entry["kind"], entry["version"]
+    account = entry["account"]
     token, offset, output_crc = entry["token"], entry["offset"], entry["output_crc"]
     if not _is_count(offset) or not _is_count(output_crc, _CRC_LIMIT):
         raise ValueError("offset or output_crc out of range")
     if kind not in kinds:
         raise ValueError(f"a job kind this crawl does not list: {kind!r}")
     try:
-        ((key, _),) = check_resume({(region, kind, version): token}, kinds=kinds).items()
+        ((key, _),) = check_resume({(region, kind, version, account): token}, kinds=kinds).items()
     except ParamValidationError as exc:
         raise ValueError(str(exc)) from None
     return _Entry(key, token, offset, output_crc, len(line) + 1, crc, restarted)
@@ -401,11 +412,14 @@ class Journal:
         page of a chain listed again from its start."""
         self._offset += len(data)
         self._output_crc = zlib.crc32(data, self._output_crc)
-        region, kind, version = key
+        # (a plain 3-tuple is a chain of the client's own account)
+        region, kind, version, *rest = key
+        account = rest[0] if rest else None
         entry = {
             "region": region,
             "kind": kind,
             "version": version,
+            "account": account,
             "token": token,
             "offset": self._offset,
             "output_crc": self._output_crc,

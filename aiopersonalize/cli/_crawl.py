@@ -95,7 +95,7 @@ def _resume_plan(plan: Plan, recovered: Recovered | None) -> Plan:
     positions = dict(recovered.positions)
     regions = plan.regions
     if regions is None and plan.versions is None and positions:
-        regions = tuple(sorted({region for region, _, _ in positions}))
+        regions = tuple(sorted({key.region for key in positions}))
     return dataclasses.replace(plan, regions=regions, resume=positions)
 
 

@@ -34,9 +34,11 @@ from aiopersonalize import (
     MergedListing,
     MergeProgress,
     OnError,
+    Organization,
     Page,
     PersonalizeError,
     RequestStats,
+    RoleArns,
 )
 
 from ._checkpoint import Journal
@@ -60,6 +62,16 @@ class Plan:
     on_error: OnError = "skip"
     strategy: CrawlStrategy | None = None
     resume: Mapping[ChainKey, str | None] | None = None
+    accounts: Organization | RoleArns | None = None
+
+    @property
+    def accounts_param(self) -> dict[str, object] | None:
+        """The accounts crawled, as a checkpoint's header records them."""
+        if isinstance(self.accounts, Organization):
+            return {"organization": self.accounts.role_name}
+        if isinstance(self.accounts, RoleArns):
+            return {"role_arns": sorted(self.accounts.role_arns)}
+        return None
 
     @property
     def resolved_strategy(self) -> CrawlStrategy:
@@ -70,6 +82,7 @@ class Plan:
         return client.crawl_batch_jobs(
             kinds=self.kinds,
             regions=self.regions,
+            accounts=self.accounts,
             strategy=self.strategy,
             solution_version_arns=self.versions,
             concurrency=self.concurrency,
@@ -87,6 +100,7 @@ class Outcome:
     elapsed: float = 0.0
     jobs: Counter[str] = field(default_factory=Counter)
     regions: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)  # of a crawl of several accounts
     interrupted: bool = False
     error: PersonalizeError | OSError | None = None
     failures: tuple[ListingFailure, ...] = ()
@@ -147,7 +161,7 @@ class _Repeats:
 def _chain(page: Page[Job]) -> ChainKey:
     if page.region is None or page.kind is None:
         raise RuntimeError(f"a crawl page without its chain: {page!r}")  # pragma: no cover
-    return ChainKey(page.region, page.kind, page.solution_version_arn)
+    return ChainKey(page.region, page.kind, page.solution_version_arn, page.account)
 
 
 async def _write_pages(
@@ -179,6 +193,8 @@ async def _write_pages(
             outcome.jobs[page.kind or "?"] += len(page.items)
             if page.region is not None:
                 outcome.regions.add(page.region)
+            if page.account is not None:
+                outcome.accounts.add(page.account)
 
 
 async def _consume(
@@ -233,9 +249,13 @@ class _ProgressLine:
 
 
 def progress_text(progress: MergeProgress, stats: RequestStats, elapsed: float) -> str:
-    """``listings 10/24 · failed 0 · jobs 500 · requests 60 · retries 2 · 830 jobs/s``."""
+    """``listings 10/24 · failed 0 · jobs 500 · requests 60 · retries 2 · 830 jobs/s``,
+    after ``accounts 3/4 · `` (opened of found) in a crawl of several accounts."""
     rate = progress.jobs / elapsed if elapsed > 0 else 0.0
-    text = (
+    accounts = (
+        f"accounts {progress.accounts_opened}/{progress.accounts} · " if progress.accounts else ""
+    )
+    text = accounts + (
         f"listings {progress.versions_done}/{progress.versions} · "
         f"failed {progress.versions_failed} · jobs {progress.jobs} · "
         f"requests {stats.requests} · retries {stats.retries} · {rate:.0f} jobs/s"

@@ -1,7 +1,8 @@
 """The JSON Lines encoding of the crawl's output: one job per line.
 
-Each line is one JSON object: the job's ``kind`` and ``region``, then its AWS members
-(:meth:`to_dict`), timestamps in ISO 8601. The lines go to a :class:`Sink`.
+Each line is one JSON object: the job's ``kind``, ``account`` (12 digits) and
+``region``, then its AWS members (:meth:`to_dict`), timestamps in ISO 8601. The lines
+go to a :class:`Sink`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,14 @@ def _json_line(record: Mapping[str, Any]) -> bytes:
 
 
 def page_lines(page: Page[Job]) -> bytes:
-    """The page's jobs as JSON Lines: kind, region, then the AWS members."""
-    head = {"kind": page.kind, "region": page.region}
+    """The page's jobs as JSON Lines: kind, account, region, then the AWS members.
+
+    The account is the page's (a crawl of several accounts), or else the one its jobs'
+    ARNs name (``arn:aws:personalize:<region>:<account>:...``)."""
+    if not page.items:
+        return b""
+    account = page.account or job_arn(page.items[0]).split(":", 5)[4]
+    head = {"kind": page.kind, "account": account, "region": page.region}
     return b"".join(_json_line({**head, **job.to_dict()}) for job in page.items)
 
 
@@ -60,16 +67,22 @@ _ARN_MEMBERS = {"inference": "batchInferenceJobArn", "segment": "batchSegmentJob
 
 def chain_arns(lines: Iterable[bytes], key: ChainKey) -> set[str]:
     """The ARNs of the jobs of chain ``key`` among JSON ``lines`` of this format: its
-    kind in its region, of its solution version (any, for an account-wide chain)."""
-    region, kind, version = key
-    # Every line begins with its kind and region (page_lines): most are told apart
-    # without decoding them.
-    head = _json_line({"kind": kind, "region": region})[:-2] + b","
+    kind in its region (of its account, when the key names one), of its solution
+    version (any, for an account-wide chain)."""
+    region, kind, version, *rest = key  # a plain 3-tuple: the client's own account
+    account = rest[0] if rest else None
+    # Every line begins with its kind (page_lines): the other kind's lines are told
+    # apart without decoding them.
+    head = _json_line({"kind": kind})[:-2] + b","
     member = _ARN_MEMBERS[kind]
     found: set[str] = set()
     for line in lines:
         if line.startswith(head):
             job = json.loads(line)
+            if job.get("region") != region:
+                continue
+            if account is not None and job.get("account") != account:
+                continue
             if version is None or job.get("solutionVersionArn") == version:
                 found.add(job[member])
     return found

@@ -20,12 +20,17 @@ from aiopersonalize import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRY_MODE,
+    DEFAULT_ROLE_SESSION_NAME,
     JOB_KIND_NAMES,
     MAX_PAGE_SIZE,
     ON_ERROR_POLICIES,
     RETRY_MODES,
     JobKindName,
+    Organization,
+    ParamValidationError,
     RetryMode,
+    RoleArns,
+    personalize_regions,
 )
 
 from ._engine import Plan
@@ -72,9 +77,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a region to crawl; repeat for several (default: the environment's or "
         "profile's region)",
     )
+    where.add_argument(
+        "--all-regions",
+        action="store_true",
+        help="every region where botocore's endpoint data says Personalize is available",
+    )
     where.add_argument("--profile", help="the AWS profile for credentials and region")
     where.add_argument(
-        "--endpoint-url", metavar="URL", help="another endpoint, e.g. a local emulator"
+        "--endpoint-url",
+        metavar="URL",
+        help="another endpoint for Personalize, STS and Organizations, e.g. a local "
+        "emulator (default: botocore's, which AWS_ENDPOINT_URL_<SERVICE> can set)",
+    )
+    accounts = parser.add_argument_group("accounts (default: the credentials' own)")
+    accounts.add_argument(
+        "--organization",
+        action="store_true",
+        help="every ACTIVE account of the AWS Organization (ListAccounts): the "
+        "credentials' own account with its credentials, each other one through the "
+        "role --role-name (needs the management account or a delegated administrator)",
+    )
+    accounts.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help="with --organization: the role to assume in each member account",
+    )
+    accounts.add_argument(
+        "--role-arn",
+        action="append",
+        metavar="ARN",
+        help="crawl the account of this role, through STS AssumeRole (repeatable)",
+    )
+    accounts.add_argument(
+        "--role-session-name",
+        default=DEFAULT_ROLE_SESSION_NAME,
+        metavar="NAME",
+        help="the session name of the roles assumed (default: %(default)s)",
     )
     what = parser.add_argument_group("what")
     what.add_argument(
@@ -189,6 +227,36 @@ def _unique(values: Iterable[str] | None) -> tuple[str, ...] | None:
     return None if values is None else tuple(dict.fromkeys(values))
 
 
+def _accounts(args: argparse.Namespace) -> Organization | RoleArns | None:
+    """The accounts to crawl: ``--organization --role-name``, or ``--role-arn``."""
+    if args.role_name is not None and not args.organization:
+        raise OptionsError("--role-name goes with --organization")
+    try:
+        if args.organization:
+            if args.role_arn:
+                raise OptionsError("give --organization or --role-arn, not both")
+            if args.role_name is None:
+                raise OptionsError(
+                    "--organization needs --role-name NAME: the role to assume in each "
+                    "member account"
+                )
+            accounts: Organization | RoleArns | None = Organization(
+                args.role_name, session_name=args.role_session_name
+            )
+        elif args.role_arn:
+            accounts = RoleArns(args.role_arn, session_name=args.role_session_name)
+        else:
+            return None
+    except ParamValidationError as exc:
+        raise OptionsError(str(exc)) from None
+    if args.solution_version_arn:
+        raise OptionsError(
+            "give --solution-version-arn or accounts to crawl (--organization, --role-arn), "
+            "not both"
+        )
+    return accounts
+
+
 def read_options(args: argparse.Namespace) -> Options:
     """The options of the parsed ``args``, repeated values once each.
 
@@ -200,9 +268,15 @@ def read_options(args: argparse.Namespace) -> Options:
         if Path(args.checkpoint).resolve() == Path(args.output).resolve():
             raise OptionsError("--checkpoint and --output must be different files")
     kinds = cast("tuple[JobKindName, ...]", _unique(args.kind) or JOB_KIND_NAMES)
+    regions = _unique(args.region)
+    if args.all_regions:
+        if regions is not None:
+            raise OptionsError("give --region or --all-regions, not both")
+        regions = personalize_regions()
     plan = Plan(
         kinds=kinds,
-        regions=_unique(args.region),
+        accounts=_accounts(args),
+        regions=regions,
         versions=_unique(args.solution_version_arn),
         strategy=args.strategy,
         concurrency=args.concurrency,

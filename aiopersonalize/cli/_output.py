@@ -60,6 +60,7 @@ def _checkpoint_params(options: Options) -> dict[str, Any]:
         "kinds": sorted(plan.kinds),
         "versions": None if plan.versions is None else sorted(plan.versions),
         "strategy": plan.resolved_strategy,
+        "accounts": plan.accounts_param,
         "endpoint_url": options.endpoint_url,
         "profile": options.profile,
         "page_size": plan.page_size,

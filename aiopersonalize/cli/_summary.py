@@ -92,8 +92,19 @@ def fatal_line(error: BaseException) -> str:
 
 
 def failure_line(failure: ListingFailure) -> str:
-    """One failed listing: operation, what was being listed, where, and the error."""
+    """One failed listing: operation, what was being listed, where, and the error; or
+    in a crawl of several accounts, an account (or account-region) that refused."""
+    if failure.account is not None and failure.kind is None:
+        if failure.operation == "AssumeRole":
+            return f"account {failure.account}: AssumeRole refused: {_error_name(failure.error)}"
+        if failure.solution_version_arn is None and failure.parent_arn is None:
+            return (
+                f"account {failure.account} in {failure.region}: {failure.operation} "
+                f"refused: {_error_name(failure.error)}"
+            )
     subject = failure.solution_version_arn or failure.parent_arn or "(account)"
+    if failure.account is not None:
+        subject = f"{subject} of account {failure.account}"
     where = failure.region if failure.kind is None else f"{failure.region}, {failure.kind}"
     return f"{failure.operation} {subject} [{where}]: {error_text(failure.error, context=False)}"
 
@@ -127,11 +138,19 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
         + (f" ({by_kind})" if by_kind else "")
         + (f" in {regions}" if regions else "")
     )
+    if outcome.progress is not None and outcome.progress.accounts:
+        p = outcome.progress
+        lines.append(
+            f"accounts: {p.accounts_opened} of {p.accounts} opened, {p.accounts_failed} "
+            f"refused; jobs found in {_plural(len(outcome.accounts), 'account')}"
+        )
     if outcome.progress is not None:
         p = outcome.progress
         unit = (
             "region x job kind" if outcome.strategy == "account" else "solution version x job kind"
         )
+        if p.accounts:
+            unit = f"account x {unit}"
         lines.append(
             f"listings ({unit}): {p.versions_done} of {p.versions} "
             f"complete, {p.versions_failed} failed"

@@ -4,7 +4,9 @@ An aiohttp server speaking the service's AWS JSON 1.1 protocol, so unmodified bo
 aiobotocore and the aws CLI work against it through ``endpoint_url``. It serves a
 deterministic seeded inventory (up to millions of jobs, computed on demand), validates
 requests against botocore's service model, pages with tamper-evident tokens, and
-injects latency, throttling and server errors on demand.
+injects latency, throttling and server errors on demand. Beside Personalize it serves
+an AWS Organization of several accounts: STS (``AssumeRole``, ``GetCallerIdentity``)
+and Organizations (``ListAccounts``), each account with its own inventory.
 
 - ``EmulatorOptions``: every setting of an emulator, one frozen record taken by all
   three runners below, the ``serve`` command and the pytest plugin.
@@ -16,6 +18,7 @@ injects latency, throttling and server errors on demand.
 """
 
 from ._faults import Faults, Stats
+from ._identity import account_ids
 from ._inventory import InventorySpec, JobKind
 from ._options import DEFAULT_JOB_TRANSITION_SECONDS, EmulatorOptions
 from ._process import EmulatorProcess
@@ -34,4 +37,5 @@ __all__ = [
     "InventorySpec",
     "JobKind",
     "Stats",
+    "account_ids",
 ]

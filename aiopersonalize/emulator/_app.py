@@ -30,14 +30,23 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ._auth import SignatureVerifier, parse_authorization, request_region
+from ._auth import parse_authorization, request_region
 from ._errors import ServiceError
 from ._faults import FaultInjector, Faults, Stats
+from ._identity import (
+    ORGANIZATIONS_TARGET_PREFIX,
+    Caller,
+    Identity,
+    json_dumps,
+    list_accounts_limit,
+    sts_error_xml,
+)
 from ._inventory import KINDS, CreatedJob, JobKind, RegionInventory
-from ._model import ACCOUNT_ID, CONTENT_TYPE, service_model, target_prefix
+from ._model import ACCOUNT_ID, CONTENT_TYPE, SERVICE_NAME, service_model, target_prefix
 from ._options import EmulatorOptions
 from ._tokens import Cursor, TokenCodec, derive_key
 from ._validation import validate
@@ -72,15 +81,22 @@ class Service:
         self.stats = Stats()
         self._clock = clock if clock is not None else time.time
         self._transition_ms = round(options.job_transition_seconds * 1000)
-        credentials = options.credentials
-        self._verifier = SignatureVerifier(credentials) if credentials is not None else None
+        self.identity = Identity(
+            accounts=options.accounts,
+            suspended=options.suspended_accounts,
+            assume_role_denied=options.assume_role_denied_accounts,
+            deny_regions=options.deny_regions,
+            credential_lifetime=options.credential_lifetime,
+            credentials=options.credentials,
+            clock=clock,
+        )
         self._injector = FaultInjector(options.seed, clock if clock is not None else time.monotonic)
         self._tokens = TokenCodec(
             derive_key(options.seed, options.inventory.fingerprint(), options.token_secret),
             lifetime=options.token_lifetime,
             clock=self._clock,
         )
-        self._regions: dict[str, RegionInventory] = {}
+        self._regions: dict[tuple[str, str], RegionInventory] = {}
         model = service_model()
         self._prefix = target_prefix() + "."
         self._model_operations = frozenset(model.operation_names)
@@ -102,11 +118,12 @@ class Service:
 
     # -- inventory -------------------------------------------------------------------
 
-    def region(self, name: str) -> RegionInventory:
-        """The inventory of region ``name``, built on first use."""
-        inventory = self._regions.get(name)
+    def region(self, name: str, account: str = ACCOUNT_ID) -> RegionInventory:
+        """The inventory of region ``name`` of ``account``, built on first use."""
+        inventory = self._regions.get((account, name))
         if inventory is None:
-            inventory = self._regions[name] = RegionInventory(self.spec, self.seed, name)
+            inventory = RegionInventory(self.spec, self.seed, name, account)
+            self._regions[account, name] = inventory
         return inventory
 
     def _now_ms(self) -> int:
@@ -124,20 +141,87 @@ class Service:
         return app
 
     async def handle(self, request: web.Request) -> web.Response:
-        """Answer one AWS request."""
+        """Answer one AWS request: Personalize's, or Organizations' or STS's."""
         stats = self.stats
         stats.requests += 1
         stats.in_flight += 1
         stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        request_id = str(uuid.uuid4())
+        content_type = CONTENT_TYPE
         try:
-            status, body = await self._answer(request)
+            target = request.headers.get("X-Amz-Target", "")
+            if target.startswith(ORGANIZATIONS_TARGET_PREFIX):
+                status, body = await self._organizations(request, target)
+            elif not target and request.content_type == "application/x-www-form-urlencoded":
+                status, body = await self._sts(request, request_id)
+                content_type = "text/xml"
+            else:
+                status, body = await self._answer(request)
         finally:
             stats.in_flight -= 1
         return web.Response(
             body=body,
             status=status,
-            headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
+            headers={"Content-Type": content_type, "x-amzn-RequestId": request_id},
         )
+
+    def _caller(self, request: web.Request, raw: bytes, service: str) -> tuple[Caller, str]:
+        """Who signed ``request``, checked, and the region it is scoped to."""
+        authorization = parse_authorization(request.headers.get("Authorization"))
+        caller = self.identity.authenticate(
+            authorization, service, request.method, request.raw_path, request.headers, raw
+        )
+        return caller, request_region(authorization)
+
+    async def _sts(self, request: web.Request, request_id: str) -> tuple[int, bytes]:
+        """An STS action (query protocol): XML in, XML out."""
+        raw = await request.read()
+        params = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        operation = params.get("Action", "")
+        self.stats.by_operation[operation or _UNKNOWN_OPERATION] += 1
+        try:
+            caller, _ = self._caller(request, raw, "sts")
+            body = self.identity.sts(caller, params).replace("{request_id}", request_id)
+            return 200, body.encode()
+        except ServiceError as error:
+            self._count_error(error)
+            return error.status, sts_error_xml(error, request_id).encode()
+
+    async def _organizations(self, request: web.Request, target: str) -> tuple[int, bytes]:
+        """An Organizations operation (AWS JSON 1.1); ``ListAccounts`` only."""
+        raw = await request.read()
+        operation = target[len(ORGANIZATIONS_TARGET_PREFIX) :]
+        known = operation == "ListAccounts"
+        self.stats.by_operation[operation if known else _UNKNOWN_OPERATION] += 1
+        try:
+            caller, _ = self._caller(request, raw, "organizations")
+            if not known:
+                raise ServiceError(
+                    "UnknownOperationException",
+                    f"The aiopersonalize emulator does not implement {target}.",
+                )
+            params, decode_error = _decode(raw)
+            if decode_error is not None:
+                raise decode_error
+            limit = list_accounts_limit(params)
+            start = 0
+            token = params.get("NextToken")
+            if token is not None:
+                if not isinstance(token, str):
+                    raise ServiceError.serialization("NextToken must be a string.")
+                try:
+                    start = self._tokens.decode("ListAccounts", token).position
+                except ServiceError:
+                    raise ServiceError(
+                        "InvalidInputException", "You specified an invalid value for nextToken."
+                    ) from None
+            accounts, end = self.identity.list_accounts(caller, start, limit)
+            answer: dict[str, Any] = {"Accounts": accounts}
+            if end is not None:
+                answer["NextToken"] = self._tokens.encode("ListAccounts", Cursor("s", end))
+            return 200, json_dumps(answer).encode()
+        except ServiceError as error:
+            return self._error_answer(error)
 
     async def _answer(self, request: web.Request) -> tuple[int, bytes]:
         target = request.headers.get("X-Amz-Target", "")
@@ -151,8 +235,10 @@ class Service:
         filtered_version = params.get("solutionVersionArn")
         if not isinstance(filtered_version, str) or operation not in _FILTERED_LISTS:
             filtered_version = None
-        delay = self._injector.delay(faults, filtered_version)
-        answer = self._compute(request, raw, operation, params, decode_error, filtered_version)
+        answer, account = self._compute(
+            request, raw, operation, params, decode_error, filtered_version
+        )
+        delay = self._injector.delay(faults, filtered_version, account)
         if delay > 0:
             # The answer leaves ``delay`` after the request arrived, its own work
             # included, as a service's latency does; not ``delay`` after that work.
@@ -169,49 +255,53 @@ class Service:
         params: dict[str, Any],
         decode_error: ServiceError | None,
         filtered_version: str | None,
-    ) -> tuple[int, bytes]:
+    ) -> tuple[tuple[int, bytes], str | None]:
+        """The answer, and the account the request acted for (``None``: refused before
+        its credentials were accepted)."""
         target = request.headers.get("X-Amz-Target", "")
         known = operation in self._operations
         faults = self.faults
+        account: str | None = None
         try:
-            authorization = parse_authorization(request.headers.get("Authorization"))
-            if self._verifier is not None:
-                self._verifier.verify(
-                    authorization, request.method, request.raw_path, request.headers, raw
-                )
-            region = request_region(authorization)
+            caller, region = self._caller(request, raw, SERVICE_NAME)
+            account = caller.account
             # AWS's request quotas are per account and region: so is the rate cap.
-            self._injector.admit(faults, account=ACCOUNT_ID, region=region)
+            self._injector.admit(faults, account=caller.account, region=region)
             if not known:
                 raise _unknown_operation(target, operation in self._model_operations)
             if decode_error is not None:
                 raise decode_error
+            if region in self.identity.deny_regions:
+                self.identity.check_region(caller, region, operation)
             if filtered_version in faults.deny_solution_versions:
                 self.stats.denied += 1
                 raise ServiceError(
                     "AccessDeniedException",
-                    f"User: arn:aws:iam::{ACCOUNT_ID}:user/emulator is not authorized to "
+                    f"User: {caller.arn} is not authorized to "
                     f"perform: personalize:{operation} on resource: {filtered_version}",
                 )
             handler, shape = self._operations[operation]
             validate(shape, params)
-            return 200, handler(params, self.region(region)).encode()
+            return (200, handler(params, self.region(region, caller.account)).encode()), account
         except ServiceError as error:
-            return self._error_answer(error)
+            return self._error_answer(error), account
         except Exception:
             # A bug of the emulator's: answered as the service's internal error (which
             # SDKs parse and retry), and logged with its traceback.
             _logger.exception("The emulator failed to answer %s", target)
             failure = ServiceError("InternalFailure", "The emulator failed unexpectedly.", 500)
-            return self._error_answer(failure)
+            return self._error_answer(failure), account
 
-    def _error_answer(self, error: ServiceError) -> tuple[int, bytes]:
+    def _count_error(self, error: ServiceError) -> None:
         if error.code == "ThrottlingException":
             self.stats.throttled += 1
         elif error.status >= 500:
             self.stats.server_errors += 1
         else:
             self.stats.client_errors += 1
+
+    def _error_answer(self, error: ServiceError) -> tuple[int, bytes]:
+        self._count_error(error)
         body = {"__type": error.code, "message": error.message}
         return error.status, json.dumps(body).encode()
 

@@ -24,7 +24,13 @@ from botocore.credentials import Credentials
 from ._errors import ServiceError
 from ._model import SERVICE_NAME
 
-__all__ = ["DEFAULT_REGION", "Authorization", "SignatureVerifier", "parse_authorization"]
+__all__ = [
+    "DEFAULT_REGION",
+    "Authorization",
+    "Headers",
+    "SignatureVerifier",
+    "parse_authorization",
+]
 
 DEFAULT_REGION = "us-east-1"
 # Regions go into ARNs and JSON as they are, so only plausible spellings are accepted.
@@ -118,8 +124,9 @@ class SignatureVerifier:
         raw_path: str,
         headers: Headers,
         body: bytes,
+        service: str = SERVICE_NAME,
     ) -> None:
-        """Check a request's signature.
+        """Check a request's signature, for ``service`` (its credential scope).
 
         Raises:
             ServiceError: ``MissingAuthenticationTokenException`` (403) for an unsigned
@@ -147,10 +154,10 @@ class SignatureVerifier:
         amz_date = headers.get("X-Amz-Date", "")
         if _AMZ_DATE.fullmatch(amz_date) is None:
             raise _incomplete("Authorization header requires existence of an X-Amz-Date header.")
-        if authorization.service != SERVICE_NAME:
+        if authorization.service != service:
             raise ServiceError(
                 "InvalidSignatureException",
-                f"Credential should be scoped to correct service: '{SERVICE_NAME}'.",
+                f"Credential should be scoped to correct service: '{service}'.",
             )
         if authorization.date != amz_date[:8]:
             raise ServiceError(
@@ -176,7 +183,7 @@ class SignatureVerifier:
                 request.headers[name] = value  # appends: HTTPHeaders keeps repeats
         request.context["timestamp"] = amz_date
         signer = SigV4Auth(
-            Credentials(authorization.access_key, secret), SERVICE_NAME, authorization.region
+            Credentials(authorization.access_key, secret), service, authorization.region
         )
         canonical_request = signer.canonical_request(request)
         string_to_sign = signer.string_to_sign(request, canonical_request)

@@ -35,6 +35,8 @@ class Faults:
         deny_solution_versions: solution version ARNs whose filtered list calls are
             answered ``AccessDeniedException`` (HTTP 400).
         version_latency: extra seconds for list calls filtered on a solution version.
+        account_latency: extra seconds for every Personalize call of an account (by
+            its 12-digit ID: a slow account of an organization).
     """
 
     latency: float = 0.0
@@ -45,6 +47,9 @@ class Faults:
     burst: int | None = None
     deny_solution_versions: frozenset[str] = frozenset()
     version_latency: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    account_latency: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )
 
@@ -61,11 +66,13 @@ class Faults:
             raise ValueError(f"max_rps must be a positive number or None, not {self.max_rps!r}")
         if self.burst is not None and self.burst < 1:
             raise ValueError(f"burst must be at least 1, not {self.burst!r}")
-        if any(not (math.isfinite(v) and v >= 0) for v in self.version_latency.values()):
-            raise ValueError("version_latency values must be non-negative numbers of seconds")
+        for name in ("version_latency", "account_latency"):
+            if any(not (math.isfinite(v) and v >= 0) for v in getattr(self, name).values()):
+                raise ValueError(f"{name} values must be non-negative numbers of seconds")
         # Copies, so that a caller's later edits cannot change a value meant to be frozen.
         object.__setattr__(self, "deny_solution_versions", frozenset(self.deny_solution_versions))
         object.__setattr__(self, "version_latency", MappingProxyType(dict(self.version_latency)))
+        object.__setattr__(self, "account_latency", MappingProxyType(dict(self.account_latency)))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the control endpoint's)."""
@@ -78,6 +85,7 @@ class Faults:
             "burst": self.burst,
             "deny_solution_versions": sorted(self.deny_solution_versions),
             "version_latency": dict(self.version_latency),
+            "account_latency": dict(self.account_latency),
         }
 
     @classmethod
@@ -189,9 +197,13 @@ class FaultInjector:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._bucket_settings: tuple[float, float] | None = None
 
-    def delay(self, faults: Faults, solution_version_arn: str | None) -> float:
-        """Seconds to wait before answering a request."""
+    def delay(
+        self, faults: Faults, solution_version_arn: str | None, account: str | None = None
+    ) -> float:
+        """Seconds to wait before answering a request (of ``account``, if known)."""
         seconds = faults.latency
+        if account is not None and faults.account_latency:
+            seconds += faults.account_latency.get(account, 0.0)
         if faults.latency_jitter:
             seconds += self._random.uniform(0.0, faults.latency_jitter)
         if solution_version_arn is not None and faults.version_latency:

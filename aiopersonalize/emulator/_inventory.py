@@ -336,9 +336,9 @@ KINDS: Mapping[JobKind, KindTable] = MappingProxyType(
 )
 
 
-def job_arn_prefix(kind: JobKind, region: str) -> str:
+def job_arn_prefix(kind: JobKind, region: str, account: str = ACCOUNT_ID) -> str:
     """``arn:aws:personalize:<region>:<account>:<resource>/``: jobs' ARNs less their name."""
-    return f"arn:aws:personalize:{region}:{ACCOUNT_ID}:{KINDS[kind].resource}/"
+    return f"arn:aws:personalize:{region}:{account}:{KINDS[kind].resource}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +394,7 @@ class SeededJobs:
     """The seeded jobs of one kind in one region, computed from their index."""
 
     __slots__ = (
+        "_account",
         "_add_details",
         "_arn_key",
         "_arn_prefix",
@@ -420,8 +421,10 @@ class SeededJobs:
         versions: Sequence[str],
         per_version: int,
         failed_fraction: float,
+        account: str = ACCOUNT_ID,
     ) -> None:
         table = KINDS[kind]
+        self._account = account
         self.kind: JobKind = kind
         self.versions = tuple(versions)
         self.per_version = per_version
@@ -430,7 +433,7 @@ class SeededJobs:
         self._salt = _mix(region_seed ^ table.salt)
         self._step_ms = max(1, _JOB_SPAN_MS // max(1, self.total))
         self._failed_below = round(failed_fraction * 1_000_000)
-        self._arn_prefix = job_arn_prefix(kind, region)
+        self._arn_prefix = job_arn_prefix(kind, region, account)
         self._arn_key = table.arn_member
         self._name_word = table.name_word
         self._add_details = table.add_details
@@ -540,7 +543,7 @@ class SeededJobs:
             self._arn_key: self._arn_prefix + name,
             "solutionVersionArn": self.versions[index % len(self.versions)],
             "numResults": _NUM_RESULTS[(h >> 16) % len(_NUM_RESULTS)],
-            "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/PersonalizeBatchJobRole",
+            "roleArn": f"arn:aws:iam::{self._account}:role/PersonalizeBatchJobRole",
             "status": "CREATE FAILED" if failed else "ACTIVE",
             "creationDateTime": created / 1000,
             "lastUpdatedDateTime": updated / 1000,
@@ -549,11 +552,11 @@ class SeededJobs:
             job["failureReason"] = self._failure_reason(h, index)
         if (h >> 24) % 4 == 0:
             filter_name = _FILTER_NAMES[(h >> 28) % len(_FILTER_NAMES)]
-            job["filterArn"] = f"arn:aws:personalize:{region}:{ACCOUNT_ID}:filter/{filter_name}"
+            job["filterArn"] = f"arn:aws:personalize:{region}:{self._account}:filter/{filter_name}"
         source: dict[str, Any] = {"path": f"s3://{self._bucket}/batch-input/{name}.json"}
         destination: dict[str, Any] = {"path": f"s3://{self._bucket}/batch-output/{name}/"}
         if (h >> 32) % 5 == 0:
-            key = f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{_key_id(h)}"
+            key = f"arn:aws:kms:{region}:{self._account}:key/{_key_id(h)}"
             source["kmsKeyArn"] = key
             destination["kmsKeyArn"] = key
         job["jobInput"] = {"s3DataSource": source}
@@ -604,16 +607,22 @@ def _version_states(
 
 
 class RegionInventory:
-    """One region's inventory: seeded resources and jobs, plus the jobs created since."""
+    """One region's inventory of one account: seeded resources and jobs, plus the jobs
+    created since. The first account's (``ACCOUNT_ID``) is drawn as it always was;
+    every other account's is drawn from the account too, so each has its own."""
 
-    def __init__(self, spec: InventorySpec, seed: int, region: str) -> None:
+    def __init__(
+        self, spec: InventorySpec, seed: int, region: str, account: str = ACCOUNT_ID
+    ) -> None:
         self.spec = spec
         self.region = region
-        digest = hashlib.sha256(f"aiopersonalize.emulator:{seed}:{region}".encode()).digest()
+        self.account = account
+        where = region if account == ACCOUNT_ID else f"{account}:{region}"
+        digest = hashlib.sha256(f"aiopersonalize.emulator:{seed}:{where}".encode()).digest()
         region_seed = int.from_bytes(digest[:8], "big")
         # Naming only (not cryptography): a seeded PRNG keeps inventories reproducible.
         rng = random.Random(region_seed)  # noqa: S311
-        prefix = f"arn:aws:personalize:{region}:{ACCOUNT_ID}"
+        prefix = f"arn:aws:personalize:{region}:{account}"
 
         per_solution = spec.versions_per_solution
         per_group = spec.solutions_per_dataset_group
@@ -706,6 +715,7 @@ class RegionInventory:
                 active_arns,
                 spec.jobs_per_version(kind),
                 spec.failed_fraction,
+                account,
             )
             for kind in KINDS
         }
@@ -726,7 +736,7 @@ class RegionInventory:
     # -- jobs ------------------------------------------------------------------------
 
     def job_arn_prefix(self, kind: JobKind) -> str:
-        return job_arn_prefix(kind, self.region)
+        return job_arn_prefix(kind, self.region, self.account)
 
     def find_created(self, kind: JobKind, arn: str) -> CreatedJob | None:
         prefix = self.job_arn_prefix(kind)

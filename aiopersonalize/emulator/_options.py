@@ -8,11 +8,12 @@ should offer it, to the ``serve`` command's table of flags).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ._faults import Faults
+from ._identity import account_ids
 from ._inventory import InventorySpec
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_JOB_TRANSITION_SECONDS", "EmulatorOptions"]
@@ -20,6 +21,7 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_JOB_TRANSITION_SECONDS", "EmulatorOptions"]
 DEFAULT_HOST = "127.0.0.1"
 # Created jobs spend this long PENDING, then as long IN PROGRESS, then are ACTIVE.
 DEFAULT_JOB_TRANSITION_SECONDS = 5.0
+_MAX_ACCOUNTS = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +53,23 @@ class EmulatorOptions:
             ``InvalidNextTokenException``, as a bad one is. ``None`` (the default):
             tokens never expire, and the same position always gives the same token.
         token_secret: the key of paging tokens; derived from ``seed`` if not given.
+        accounts: the accounts of the emulated AWS Organization, 1 to 1000: the
+            management account ``123456789012`` (the one any other credentials act
+            for), then members ``200000000001``... (``account_ids(accounts)``), each
+            with an inventory of its own in every region, reached through STS
+            ``AssumeRole`` of any role name in it.
+        suspended_accounts: member accounts that ``ListAccounts`` shows SUSPENDED and
+            whose roles cannot be assumed.
+        assume_role_denied_accounts: member accounts whose role refuses
+            ``AssumeRole`` (``AccessDenied``, as a trust policy that does not name the
+            caller).
+        deny_regions: regions where a service control policy denies
+            ``personalize:*`` to member accounts (``AccessDeniedException``; as in
+            AWS, the management account is not bound by it).
+        credential_lifetime: seconds the credentials ``AssumeRole`` issues last,
+            whatever ``DurationSeconds`` asked (tests of refresh use a few seconds);
+            ``None`` (the default): ``DurationSeconds``, 3600 if not given. Expired
+            ones are answered ``ExpiredTokenException``.
     """
 
     inventory: InventorySpec = field(default_factory=InventorySpec)
@@ -64,8 +83,14 @@ class EmulatorOptions:
     job_transition_seconds: float = DEFAULT_JOB_TRANSITION_SECONDS
     token_lifetime: float | None = None
     token_secret: bytes | None = field(default=None, repr=False)
+    accounts: int = 1
+    suspended_accounts: frozenset[str] = frozenset()
+    assume_role_denied_accounts: frozenset[str] = frozenset()
+    deny_regions: frozenset[str] = frozenset()
+    credential_lifetime: float | None = None
 
     def __post_init__(self) -> None:
+        self._check_organization()
         if not isinstance(self.inventory, InventorySpec):
             raise TypeError(
                 f"inventory must be an InventorySpec, not {type(self.inventory).__name__}"
@@ -112,3 +137,36 @@ class EmulatorOptions:
                     raise ValueError("secret keys must be non-empty strings")
             # A copy, so that a caller's later edits cannot change a frozen record.
             object.__setattr__(self, "credentials", MappingProxyType(copy))
+
+    def _check_organization(self) -> None:
+        count = self.accounts
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"accounts must be an integer, not {type(count).__name__}")
+        if not 1 <= count <= _MAX_ACCOUNTS:
+            raise ValueError(f"accounts must be between 1 and {_MAX_ACCOUNTS}, not {count}")
+        members = frozenset(account_ids(count)[1:])
+        for name in ("suspended_accounts", "assume_role_denied_accounts", "deny_regions"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, Iterable):
+                raise TypeError(f"{name} must be a collection of strings")
+            items = frozenset(value)
+            if not all(isinstance(item, str) for item in items):
+                raise TypeError(f"{name} must be a collection of strings")
+            if name != "deny_regions" and not items <= members:
+                raise ValueError(
+                    f"{name} must name member accounts of the {count} "
+                    f"({', '.join(sorted(members)) or 'none'}), not "
+                    f"{', '.join(sorted(items - members))}"
+                )
+            object.__setattr__(self, name, items)
+        lifetime = self.credential_lifetime
+        if lifetime is not None:
+            if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
+                raise TypeError(
+                    f"credential_lifetime must be a number or None, not {type(lifetime).__name__}"
+                )
+            if not (math.isfinite(lifetime) and lifetime > 0):
+                raise ValueError(
+                    "credential_lifetime must be a positive number of seconds or None, "
+                    f"not {lifetime!r}"
+                )

@@ -15,6 +15,7 @@ from ._app import Service
 from ._auth import DEFAULT_REGION
 from ._faults import Faults, Stats
 from ._inventory import KINDS, InventorySpec, JobKind, RegionInventory
+from ._model import ACCOUNT_ID
 from ._options import EmulatorOptions
 
 __all__ = ["Emulator", "is_loopback"]
@@ -178,31 +179,51 @@ class Emulator:
 
     # -- the inventory, for tests ----------------------------------------------------
 
-    def _region(self, region: str) -> RegionInventory:
-        return self._service.region(region)
+    @property
+    def account_ids(self) -> tuple[str, ...]:
+        """The organization's accounts, the management account first."""
+        return self._service.identity.accounts
 
-    def dataset_group_arns(self, region: str = DEFAULT_REGION) -> list[str]:
-        """The seeded dataset groups of ``region``, newest first."""
-        return [r.arn for r in self._region(region).dataset_groups]
+    @property
+    def expired_tokens_refused(self) -> int:
+        """Requests refused so far because their session token had expired."""
+        return self._service.identity.expired_refused
 
-    def solution_arns(self, region: str = DEFAULT_REGION) -> list[str]:
-        """The seeded solutions of ``region``, newest first."""
-        return [r.arn for r in self._region(region).solutions]
+    def _region(self, region: str, account: str = ACCOUNT_ID) -> RegionInventory:
+        if account not in self._service.identity.accounts:
+            raise ValueError(f"no account {account!r} in the emulated organization")
+        return self._service.region(region, account)
 
-    def solution_version_arns(self, region: str = DEFAULT_REGION) -> list[str]:
+    def dataset_group_arns(
+        self, region: str = DEFAULT_REGION, *, account: str = ACCOUNT_ID
+    ) -> list[str]:
+        """The seeded dataset groups of ``region`` (of ``account``), newest first."""
+        return [r.arn for r in self._region(region, account).dataset_groups]
+
+    def solution_arns(
+        self, region: str = DEFAULT_REGION, *, account: str = ACCOUNT_ID
+    ) -> list[str]:
+        """The seeded solutions of ``region`` (of ``account``), newest first."""
+        return [r.arn for r in self._region(region, account).solutions]
+
+    def solution_version_arns(
+        self, region: str = DEFAULT_REGION, *, account: str = ACCOUNT_ID
+    ) -> list[str]:
         """The seeded solution versions of ``region``, newest first.
 
         All of them, whatever their status, as ``ListSolutionVersions`` lists them:
         with ``InventorySpec.failed_versions_fraction`` or ``stopped_versions_fraction``
         some are not ACTIVE, and hold no batch jobs.
         """
-        return [r.arn for r in self._region(region).versions]
+        return [r.arn for r in self._region(region, account).versions]
 
     def job_count(
         self,
         kind: JobKind = "inference",
         solution_version_arn: str | None = None,
         region: str = DEFAULT_REGION,
+        *,
+        account: str = ACCOUNT_ID,
     ) -> int:
         """How many batch jobs of ``kind`` a full listing returns now (seeded + created).
 
@@ -212,10 +233,11 @@ class Emulator:
                 that is not ACTIVE, or unknown); by default the region's, which is the
                 sum over its versions.
             region: the region.
+            account: the account (the management account's by default).
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be 'inference' or 'segment', not {kind!r}")
-        return self._region(region).job_count(kind, solution_version_arn)
+        return self._region(region, account).job_count(kind, solution_version_arn)
 
 
 async def _bind(host: str, port: int) -> socket.socket:

@@ -67,6 +67,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -96,10 +103,17 @@ def _version_latency(text: str) -> tuple[str, float]:
     return arn, _non_negative_float(seconds)
 
 
+def _account_latency(text: str) -> tuple[str, float]:
+    account, sep, seconds = text.rpartition("=")
+    if not sep or not account:
+        raise argparse.ArgumentTypeError(f"expected ACCOUNT_ID=SECONDS: {text}")
+    return account, _non_negative_float(seconds)
+
+
 # -- the table of flags ------------------------------------------------------------------
 
 _Owner = Literal["options", "inventory", "faults"]
-_Section = Literal["server", "inventory", "faults"]
+_Section = Literal["server", "organization", "inventory", "faults"]
 
 
 def _single(value: Any) -> list[Any]:
@@ -167,6 +181,33 @@ _FLAGS: tuple[_Flag, ...] = (
         "--token-lifetime", "options", "token_lifetime", "server", _positive_float, repr,
         "a nextToken older than this is answered InvalidNextTokenException "
         "(default: tokens never expire)",
+        "SECONDS",
+    ),
+    _Flag(
+        "--accounts", "options", "accounts", "organization", _positive_int, str,
+        "accounts in the organization: the management account 123456789012, then "
+        "members 200000000001... (default: %(default)s)", "N",
+    ),
+    _Flag(
+        "--suspended-account", "options", "suspended_accounts", "organization", str, str,
+        "a member account ListAccounts shows SUSPENDED (repeatable)", "ACCOUNT_ID",
+        repeated=True, collect=frozenset, spread=sorted,
+    ),
+    _Flag(
+        "--deny-assume-role", "options", "assume_role_denied_accounts", "organization",
+        str, str, "a member account whose role refuses AssumeRole (repeatable)", "ACCOUNT_ID",
+        repeated=True, collect=frozenset, spread=sorted,
+    ),
+    _Flag(
+        "--deny-region", "options", "deny_regions", "organization", str, str,
+        "a region where a service control policy denies personalize:* to member accounts "
+        "(repeatable)", "REGION",
+        repeated=True, collect=frozenset, spread=sorted,
+    ),
+    _Flag(
+        "--credential-lifetime", "options", "credential_lifetime", "organization",
+        _positive_float, repr,
+        "seconds the credentials AssumeRole issues last (default: DurationSeconds, 3600)",
         "SECONDS",
     ),
     _Flag("--seed", "options", "seed", "inventory", int, str, "default: %(default)s"),
@@ -242,6 +283,13 @@ _FLAGS: tuple[_Flag, ...] = (
         "extra latency for list calls filtered on a version", "ARN=SECONDS",
         repeated=True, collect=dict, spread=lambda value: sorted(value.items()),
     ),
+    _Flag(
+        "--account-latency", "faults", "account_latency", "faults", _account_latency,
+        lambda item: f"{item[0]}={item[1]!r}",
+        "extra latency for every Personalize call of an account (repeatable)",
+        "ACCOUNT_ID=SECONDS",
+        repeated=True, collect=dict, spread=lambda value: sorted(value.items()),
+    ),
 )  # fmt: skip
 
 
@@ -292,7 +340,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=argparse.SUPPRESS,
     )
 
-    inventory = parser.add_argument_group("inventory (per region)")
+    _add_flags(parser.add_argument_group("organization (STS and Organizations)"), "organization")
+    inventory = parser.add_argument_group("inventory (per account and region)")
     _add_flags(inventory, "inventory")
     inventory.add_argument(
         "--jobs-per-version",
@@ -460,8 +509,14 @@ async def _serve(options: EmulatorOptions, *, stop_on_stdin_eof: bool) -> int:
         if spec.active_versions != spec.solution_versions:
             active = f" ({spec.active_versions} ACTIVE)"
         sys.stderr.write(
-            f"aiopersonalize emulator: seed {options.seed}; per region "
-            f"{spec.solution_versions} solution versions{active}, "
+            f"aiopersonalize emulator: seed {options.seed}; "
+            + (
+                f"{options.accounts} accounts (STS, Organizations); "
+                if options.accounts > 1
+                else ""
+            )
+            + "per region "
+            + f"{spec.solution_versions} solution versions{active}, "
             f"{spec.total_jobs('inference')} batch inference and "
             f"{spec.total_jobs('segment')} batch segment jobs; signatures {auth}. "
             "Ctrl-C stops.\n"

@@ -177,7 +177,7 @@ def test_journal_lines_are_sealed_as_documented(tmp_path: Path) -> None:
     data = journal.read_bytes()
     lines = [json.loads(line) for line in data.splitlines()]
     assert resealed(lines) == data
-    assert lines[0]["aiopersonalize-checkpoint"] == 3
+    assert lines[0]["aiopersonalize-checkpoint"] == 4
     assert lines[0]["params"] == PARAMS
     written = output.read_bytes()
     for entry, (_, offset) in zip(lines[1:], STATES[1:], strict=True):
@@ -264,8 +264,9 @@ def test_unreadable_checkpoint_is_refused(tmp_path: Path) -> None:
 
 
 def test_format_1_journal_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    """A journal of format 1 (no checksums, before 1.0) or 2 (no account-wide chains) is
-    refused, saying to delete it and rerun; so is a format this version does not know."""
+    """A journal of format 1 (no checksums, before 1.0), 2 (no account-wide chains) or 3
+    (no accounts) is refused, saying to delete it and rerun; so is a format this version
+    does not know."""
     journal, output = journal_with(tmp_path, PAGES)
     journal.write_bytes(format_1(PAGES))
     with pytest.raises(
@@ -278,8 +279,13 @@ def test_format_1_journal_is_refused_with_what_to_do(tmp_path: Path) -> None:
         CheckpointError, match=r"format 2, .* before 1\.0, .* delete the checkpoint"
     ):
         recover(journal, output, PARAMS, kinds=KINDS)
-    rewrite(journal, 1, **{"aiopersonalize-checkpoint": 4})
-    with pytest.raises(CheckpointError, match="format 4 is not supported"):
+    rewrite(journal, 1, **{"aiopersonalize-checkpoint": 3})
+    with pytest.raises(
+        CheckpointError, match=r"format 3, .* before crawls of several accounts .* delete the"
+    ):
+        recover(journal, output, PARAMS, kinds=KINDS)
+    rewrite(journal, 1, **{"aiopersonalize-checkpoint": 5})
+    with pytest.raises(CheckpointError, match="format 5 is not supported"):
         recover(journal, output, PARAMS, kinds=KINDS)
 
 
@@ -387,7 +393,7 @@ def test_header_is_written_whole_without_leftovers(tmp_path: Path) -> None:
     journal, _ = journal_with(tmp_path, [])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j", "o"]
     header = json.loads(journal.read_bytes())
-    assert header == {"aiopersonalize-checkpoint": 3, "params": PARAMS, "crc": header["crc"]}
+    assert header == {"aiopersonalize-checkpoint": 4, "params": PARAMS, "crc": header["crc"]}
 
 
 # -- every damage: refused clearly, or a correct prefix ----------------------------------

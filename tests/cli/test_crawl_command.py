@@ -131,7 +131,7 @@ def test_output_is_the_emulators_inventory(
     emulator_in_thread: Emulator, tmp_path: Path, strategy: tuple[str, ...], listings: str
 ) -> None:
     """A crawl to stdout, account-wide (the default) or by discovered versions, writes every
-    job once, as JSON Lines with kind, region, AWS member names and ISO-8601 UTC
+    job once, as JSON Lines with kind, account, region, AWS member names and ISO-8601 UTC
     timestamps, and a summary to stderr."""
     result = run_cli(crawl_argv(emulator_in_thread, *strategy), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -139,8 +139,8 @@ def test_output_is_the_emulators_inventory(
     assert counts(jobs) == expected_counts(emulator_in_thread)
     assert_exactly_once(jobs)
     for job in jobs:
-        assert list(job)[:2] == ["kind", "region"]
-        assert ARN_KEY[job["kind"]] in job
+        assert list(job)[:3] == ["kind", "account", "region"]
+        assert job["account"] == job[ARN_KEY[job["kind"]]].split(":")[4] == "123456789012"
         assert {"jobName", "status", "creationDateTime", "lastUpdatedDateTime"} <= set(job)
         assert job["region"] == "us-east-1"
         for name in ("creationDateTime", "lastUpdatedDateTime"):

@@ -153,12 +153,13 @@ def parsed_lines(data: bytes) -> list[dict[str, Any]]:
 
 
 def expected_line(kind: str, job: Mapping[str, Any]) -> dict[str, Any]:
-    """What a job's line must decode to: kind, region, then ``record.to_dict()`` with
-    timestamps in ISO 8601 (``+00:00``)."""
+    """What a job's line must decode to: kind, account (the one its ARN names), region,
+    then ``record.to_dict()`` with timestamps in ISO 8601 (``+00:00``)."""
     record = RECORDS[kind].from_wire(job).to_dict()
     stamps = {k: v.isoformat() for k, v in record.items() if isinstance(v, datetime)}
     assert all(stamp.endswith("+00:00") for stamp in stamps.values())
-    return {"kind": kind, "region": REGION, **record, **stamps}
+    account = str(next(iter(record.values()))).split(":")[4]
+    return {"kind": kind, "account": account, "region": REGION, **record, **stamps}
 
 
 async def crawl_into(output: Path, served: Served, *options: str) -> int:
@@ -181,7 +182,7 @@ def assert_lines_are_the_jobs(data: bytes, case: Case) -> None:
         assert written == [
             expected_line(kind, job) for by_kind, _ in case for job in by_kind.get(kind, [])
         ]
-    assert all(list(obj)[:2] == ["kind", "region"] for obj in objects)
+    assert all(list(obj)[:3] == ["kind", "account", "region"] for obj in objects)
 
 
 @pytest.fixture
@@ -254,7 +255,7 @@ async def test_a_job_line_is_written_exactly_so(served: Served, tmp_path: Path) 
     output = tmp_path / "jobs.jsonl"
     assert await crawl_into(output, served, "--kind", "inference") == 0
     assert output.read_bytes() == (
-        b'{"kind":"inference","region":"us-east-1",'
+        b'{"kind":"inference","account":"123456789012","region":"us-east-1",'
         b'"batchInferenceJobArn":"arn:aws:personalize:us-east-1:123456789012:'
         b'batch-inference-job/a\\u2028b",'
         b'"jobName":"say \\"hi\\"\\\\\\u0000\\u0085\\u2029\\ud83d\\ude00",'

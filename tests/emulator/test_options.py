@@ -54,6 +54,7 @@ NON_DEFAULT = EmulatorOptions(
         burst=7,
         deny_solution_versions=frozenset({"arn:x:solution/a/b", "arn:x:solution/a/a"}),
         version_latency={"arn:x:solution/a/c": 0.5, "arn:x:solution/a/d": 1e-3},
+        account_latency={"200000000001": 0.25, "200000000003": 2.0},
     ),
     host="localhost",
     port=4321,
@@ -61,6 +62,11 @@ NON_DEFAULT = EmulatorOptions(
     job_transition_seconds=1.5,
     token_lifetime=90.5,
     token_secret=TOKEN_SECRET.encode(),
+    accounts=5,
+    suspended_accounts=frozenset({"200000000004"}),
+    assume_role_denied_accounts=frozenset({"200000000002", "200000000003"}),
+    deny_regions=frozenset({"eu-west-1", "ap-south-1"}),
+    credential_lifetime=2.5,
 )
 
 

@@ -28,6 +28,7 @@ LAYERS = (
     "_exceptions",
     "_redact",
     "_validation",
+    "_accounts",
     "_models",
     "_wire",
     "_rate",
@@ -82,6 +83,12 @@ def test_a_chain_key_is_its_plain_tuple() -> None:
     assert key == ("us-east-1", "inference", arn)
     assert {("us-east-1", "inference", arn): "t"}[key] == "t"
     assert key.solution_version_arn == arn
+    # A chain of another account (a crawl of several) is its 4-tuple, and no other.
+    other = ChainKey("us-east-1", "inference", arn, "210987654321")
+    assert other == ("us-east-1", "inference", arn, "210987654321")
+    assert {("us-east-1", "inference", arn, "210987654321"): "u"}[other] == "u"
+    assert other != key
+    assert ChainKey("us-east-1", "inference", arn, None) == key
 
 
 @pytest.mark.parametrize("module", LAYERS)
