@@ -103,8 +103,7 @@ def check_sdist(archive: Path, tracked: set[str] | None) -> list[str]:
             problems.append(f"sdist: {rel}: not a part of the source distribution")
         elif tracked is not None and rel != "PKG-INFO" and rel not in tracked:
             problems.append(f"sdist: {rel}: not tracked by git")
-    for required in sorted(SDIST_REQUIRED - set(names)):
-        problems.append(f"sdist: {required} is missing")
+    problems.extend(f"sdist: {name} is missing" for name in sorted(SDIST_REQUIRED - set(names)))
     return problems
 
 
@@ -124,9 +123,11 @@ def check_wheel(archive: Path) -> list[str]:
             problems.append(f"wheel: {name}: {reason}")
         elif not (path.parts[0] == "aiopersonalize" or path.parts[0].endswith(".dist-info")):
             problems.append(f"wheel: {name}: not the package or its metadata")
-    for suffix in WHEEL_REQUIRED_SUFFIXES:
-        if not any(name.endswith(suffix) for name in names):
-            problems.append(f"wheel: no file ending in {suffix}")
+    problems.extend(
+        f"wheel: no file ending in {suffix}"
+        for suffix in WHEEL_REQUIRED_SUFFIXES
+        if not any(name.endswith(suffix) for name in names)
+    )
     return problems
 
 
