@@ -11,7 +11,9 @@ type-checked, alone, in a namespace of its own, outside the page's loop. The emu
 test replaces with its emulator's address. Nothing else of a block is changed.
 
 A block that needs an AWS account is marked by an HTML comment on the line before its
-fence, ``<!-- example: aws -->``: it is type-checked with the others, but not run.
+fence, ``<!-- example: aws -->``, and one that needs a server other than the emulator
+(a database, a telemetry collector) by ``<!-- example: service -->``: such a block is
+type-checked with the others, but not run.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Where the examples expect the emulator: `aiopersonalize serve`'s default address.
 EXAMPLE_ENDPOINT = "http://127.0.0.1:8686"
-MARKERS = {"aws"}
+MARKERS = {"aws", "service"}
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 _MARKER = re.compile(r"^\s*<!--\s*example:\s*(?P<marker>[\w-]+)\s*-->\s*$")
