@@ -2,7 +2,9 @@
 docs/*.md): every block type-checks under ``mypy --strict`` and runs as written against
 the emulator, on a machine with no AWS configuration.
 
-A page's ``python`` blocks run in order in one namespace, as in ``python -m asyncio``:
+Each page runs in a Python process of its own (an example may set process-wide state,
+such as OpenTelemetry's tracer provider), with warnings as errors. Its ``python``
+blocks run in order in one namespace, as in ``python -m asyncio``:
 a block may use what an earlier block of its page defined, and top-level ``await``,
 ``async with`` and ``async for`` run on the page's own event loop. A block that runs
 its own loop (``anyio.run(main)``) is a program of its own: it runs, and is
@@ -22,6 +24,8 @@ import ast
 import asyncio
 import inspect
 import re
+import subprocess
+import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +242,41 @@ def run_blocks(blocks: list[Block], endpoint_url: str) -> list[str]:
     return ran
 
 
+# Run in the page's own process: ``python -c RUNNER ROOT PAGE ENDPOINT``.
+RUNNER = """
+import gc, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from tests.test_docs import python_blocks, run_blocks
+for where in run_blocks(python_blocks(Path(sys.argv[2])), sys.argv[3]):
+    print("docs-example-ran:", where, file=sys.stderr)
+gc.collect()
+"""
+# What a process says on stderr when it leaked or failed where nothing raises.
+LEAKS = ("Traceback", "Exception ignored", "Unclosed", "Task was destroyed", "never awaited")
+
+
+def run_page(page: Path, endpoint_url: str) -> tuple[list[str], str]:
+    """Run a page's examples in a Python process of its own, with warnings as errors;
+    the locations run, and what the examples printed. Fails on a non-zero exit or a
+    leak reported on stderr."""
+    process = subprocess.run(
+        [sys.executable, "-W", "error", "-c", RUNNER, str(ROOT), str(page), endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    ran = []
+    for line in process.stderr.splitlines():
+        if line.startswith("docs-example-ran: "):
+            ran.append(line.removeprefix("docs-example-ran: "))
+        else:
+            assert not any(leak in line for leak in LEAKS), process.stderr
+    return ran, process.stdout
+
+
 @pytest.fixture
 def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The environment of a machine with no AWS configuration: no credentials, region,
@@ -259,18 +298,18 @@ def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 @pytest.mark.usefixtures("no_aws_configuration")
 @pytest.mark.parametrize("page", pages_with_blocks(), ids=page_id)
 def test_the_examples_run_as_written_against_the_emulator(
-    page: Path, emulator_in_thread: Emulator, capsys: pytest.CaptureFixture[str]
+    page: Path, emulator_in_thread: Emulator
 ) -> None:
-    """Each page's unmarked examples run in order, as written, against an emulator at
-    the address they name, with no AWS credentials, region or profile configured."""
-    blocks = python_blocks(page)
-    ran = run_blocks(blocks, emulator_in_thread.endpoint_url)
-    assert ran == [b.where for b in blocks if b.marker is None]
-    run = [b for b in blocks if b.marker is None]
+    """Each page's unmarked examples run in order, as written, in a process of their
+    own, against an emulator at the address they name, with no AWS credentials, region
+    or profile configured, and leak nothing."""
+    run = [b for b in python_blocks(page) if b.marker is None]
+    ran, printed = run_page(page, emulator_in_thread.endpoint_url)
+    assert ran == [b.where for b in run]
     if any(EXAMPLE_ENDPOINT in b.code for b in run):
         assert emulator_in_thread.stats.requests > 0
     if any("print(" in b.code for b in run):
-        assert capsys.readouterr().out
+        assert printed
 
 
 @pytest.mark.usefixtures("no_aws_configuration")
