@@ -386,8 +386,9 @@ class Client:
         starting_token: str | None = None,
         prefetch: int = 1,
     ) -> Listing[BatchInferenceJobSummary]:
-        """The batch inference jobs of one solution version (or of the account), newest
-        first, as a :class:`Listing` of :class:`BatchInferenceJobSummary`.
+        """The batch inference jobs of one solution version (or of the account), in the
+        service's order (AWS documents none; the emulator's is newest first), as a
+        :class:`Listing` of :class:`BatchInferenceJobSummary`.
 
         :param solution_version_arn: list only this version's jobs.
         :param page_size: jobs per request (``maxResults``), 1 to 100.
@@ -410,8 +411,9 @@ class Client:
         starting_token: str | None = None,
         prefetch: int = 1,
     ) -> Listing[BatchSegmentJobSummary]:
-        """The batch segment jobs of one solution version (or of the account), newest
-        first, as a :class:`Listing` of :class:`BatchSegmentJobSummary`.
+        """The batch segment jobs of one solution version (or of the account), in the
+        service's order (AWS documents none; the emulator's is newest first), as a
+        :class:`Listing` of :class:`BatchSegmentJobSummary`.
 
         Parameters as for :meth:`list_batch_inference_jobs`.
         """
@@ -608,9 +610,12 @@ class Client:
             to resume that chain after, or
             ``None`` for a chain already listed to the end (it is skipped). Build it
             from the pages of an interrupted crawl.
-        :param concurrency, page_size, prefetch, on_error: as for
-            :meth:`list_batch_inference_jobs_many`; under ``"skip"``, a failed
-            discovery call is a failure whose ``solution_version_arn`` is ``None``.
+        :param concurrency: as for :meth:`list_batch_inference_jobs_many`.
+        :param page_size: as for :meth:`list_batch_inference_jobs_many`.
+        :param prefetch: as for :meth:`list_batch_inference_jobs_many`.
+        :param on_error: as for :meth:`list_batch_inference_jobs_many`; under
+            ``"skip"``, a failed discovery call is a failure whose
+            ``solution_version_arn`` is ``None``.
         :raises ParamValidationError: on bad input, before anything is sent.
         """
         names = check.choices("kinds", kinds, JOB_KIND_NAMES)

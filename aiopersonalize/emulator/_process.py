@@ -96,12 +96,16 @@ class EmulatorProcess:
 
     @property
     def endpoint_url(self) -> str:
+        """``http://127.0.0.1:PORT``: what to pass as ``endpoint_url``; a
+        ``RuntimeError`` before the process has started."""
         if self._endpoint_url is None:
             raise RuntimeError("The emulator process has not been started")
         return self._endpoint_url
 
     @property
     def pid(self) -> int | None:
+        """The process id of the running ``aiopersonalize serve``, or ``None`` before it
+        has started."""
         return self._process.pid if self._process is not None else None
 
     @property

@@ -155,10 +155,12 @@ class Emulator:
 
     @property
     def seed(self) -> int:
+        """The seed the inventory, fault draws and token key derive from."""
         return self._service.seed
 
     @property
     def inventory(self) -> InventorySpec:
+        """The shape of the seeded inventory of each region."""
         return self._service.spec
 
     @property
