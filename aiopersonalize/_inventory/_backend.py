@@ -1,0 +1,343 @@
+"""What the two databases share: the error, the rows a page becomes, the SQL, and the
+interface each backend implements.
+
+Every statement is written once, with ``%(name)s`` parameters (psycopg's style; the
+SQLite backend rewrites them to ``:name``), ``{ne}`` where the dialects spell "is
+distinct from" differently, and ``{json}`` after a parameter that is JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from msgspec.structs import astuple
+
+from .._exceptions import PersonalizeError
+from .._models import BatchInferenceJobSummary, BatchSegmentJobSummary, Page
+from .._vocabulary import ChainKey
+from ._schema import JOB_COLUMNS, SCHEMA_VERSION, Dialect
+
+__all__ = [
+    "ALL_LISTINGS",
+    "Backend",
+    "Batch",
+    "Finish",
+    "InventoryError",
+    "Started",
+    "Totals",
+    "check_version",
+    "close_params",
+    "job_rows",
+    "one_line",
+    "sql",
+]
+
+Job = BatchInferenceJobSummary | BatchSegmentJobSummary
+
+ALL_LISTINGS = ""
+"""``crawl_listings.solution_version_arn`` of an account-wide listing (no version filter)."""
+
+
+class InventoryError(PersonalizeError):
+    """The inventory database cannot be used: its URL cannot be opened, it is not an
+    aiopersonalize inventory, its schema is newer than this program's, its driver is
+    not installed, or a write failed (a full disk). Nothing of the failed step was
+    written."""
+
+
+def one_line(exc: BaseException) -> str:
+    """A driver's error message on one line (PostgreSQL's carry DETAIL and HINT lines)."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
+Row = tuple[Any, ...]
+
+
+def _text(value: object) -> str | None:
+    # Enum members of the records (JobStatus, ...) as their plain values.
+    return None if value is None else str(value)
+
+
+def job_rows(
+    page: Page[Job], stamp: Callable[[datetime | None], Any]
+) -> tuple[list[Row], str | None]:
+    """The page's jobs as rows of :data:`JOB_COLUMNS` (one per ARN: the last wins), and
+    the account they belong to (``None`` for an empty page).
+
+    The account and region come from each job's ARN
+    (``arn:PARTITION:personalize:REGION:ACCOUNT:...``); ``stamp`` converts timestamps
+    for the database.
+    """
+    kind = page.kind
+    rows: dict[str, Row] = {}
+    account: str | None = None
+    for job in page.items:
+        fields = astuple(job)
+        arn = fields[0]
+        parts = arn.split(":", 5)
+        if len(parts) == 6:
+            region, account = parts[3], parts[4]
+        else:  # not an ARN the model allows: keep the job, under the page's region
+            region, account = page.region or "", ""
+        rows[arn] = (
+            arn,
+            kind,
+            account,
+            region,
+            fields[1],
+            _text(fields[2]),
+            stamp(fields[3]),
+            stamp(fields[4]),
+            fields[5],
+            fields[6],
+            _text(fields[7]) if len(fields) > 7 else None,
+        )
+    return list(rows.values()), account
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One page to commit: its jobs' rows, and its listing's position after it."""
+
+    key: ChainKey
+    rows: Sequence[Row]
+    account: str | None
+    next_token: str | None
+    jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A crawl row, new or resumed: its id and its listings' positions."""
+
+    crawl_id: int
+    resumed: bool
+    positions: Mapping[ChainKey, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """How a crawl ended, and the scopes (region, kind, account) it listed whole."""
+
+    status: str
+    scopes: Sequence[tuple[str, str, str]]
+    failures: Sequence[str]
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What a crawl found, counted from the database (so exactly once)."""
+
+    seen: int
+    created: int
+    changed: int
+    reappeared: int
+    deleted: int
+
+
+class Backend(Protocol):
+    """One database: opened, written page by page, closed."""
+
+    dialect: Dialect
+
+    async def open(self) -> int:
+        """Connect, create or migrate the schema; returns the schema version."""
+        ...
+
+    async def start(self, options: str, now: datetime, program: str, resume: bool) -> Started:
+        """A crawl row for ``options`` (canonical JSON): resumed if one is unfinished."""
+        ...
+
+    async def write(self, crawl_id: int, now: datetime, batches: Sequence[Batch]) -> None:
+        """Commit the batches' rows and positions, all or nothing."""
+        ...
+
+    async def listings(self, crawl_id: int) -> list[tuple[str, str, str, str | None, bool]]:
+        """The crawl's listings: region, kind, version (or ``""``), account, done."""
+        ...
+
+    async def finish(self, crawl_id: int, now: datetime, finish: Finish) -> Totals:
+        """Mark what the complete scopes no longer hold, and close the crawl's row."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# -- the SQL, once for both dialects ----------------------------------------------------
+
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def sql(statement: str, dialect: Dialect) -> str:
+    """``statement`` in ``dialect``: its parameter style and its "is distinct from"."""
+    if dialect == "sqlite":
+        statement = statement.replace("{ne}", "IS NOT").replace("{json}", "")
+        return _PARAM.sub(r":\1", statement)
+    return statement.replace("{ne}", "IS DISTINCT FROM").replace("{json}", "::jsonb")
+
+
+_COLUMNS = ", ".join(JOB_COLUMNS)
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in JOB_COLUMNS[1:])
+
+# The history of the jobs of ``{source}`` (the page's rows), against the rows before.
+HISTORY = """
+INSERT INTO job_history (crawl_id, arn, event, recorded_at, status, last_updated_date_time,
+                         previous_status, previous_last_updated_date_time)
+SELECT %(crawl)s, i.arn,
+       CASE WHEN b.arn IS NULL THEN 'created'
+            WHEN b.deleted_at IS NOT NULL THEN 'reappeared'
+            ELSE 'changed' END,
+       %(now)s, i.status, i.last_updated_date_time, b.status, b.last_updated_date_time
+FROM {source} i LEFT JOIN batch_jobs b ON b.arn = i.arn
+WHERE b.arn IS NULL OR b.deleted_at IS NOT NULL
+   OR b.status {ne} i.status OR b.last_updated_date_time {ne} i.last_updated_date_time
+"""
+
+UPSERT = f"""
+INSERT INTO batch_jobs ({_COLUMNS}, first_seen, last_seen, deleted_at,
+                        first_crawl_id, last_crawl_id)
+SELECT {_COLUMNS}, %(now)s, %(now)s, NULL, %(crawl)s, %(crawl)s FROM {{source}} WHERE true
+ON CONFLICT (arn) DO UPDATE SET {_UPDATES}, last_seen = excluded.last_seen,
+    deleted_at = NULL, last_crawl_id = excluded.last_crawl_id
+"""
+
+LISTING = """
+INSERT INTO crawl_listings (crawl_id, region, kind, solution_version_arn, account,
+                            next_token, done, pages, jobs)
+VALUES (%(crawl)s, %(region)s, %(kind)s, %(version)s, %(account)s, %(token)s, %(done)s,
+        1, %(jobs)s)
+ON CONFLICT (crawl_id, region, kind, solution_version_arn) DO UPDATE SET
+    account = COALESCE(crawl_listings.account, excluded.account),
+    next_token = excluded.next_token, done = excluded.done,
+    pages = crawl_listings.pages + 1, jobs = crawl_listings.jobs + excluded.jobs
+"""
+
+UNFINISHED = """
+SELECT id FROM crawls
+WHERE status IN ('running', 'interrupted', 'failed', 'partial') AND options = %(options)s{json}
+ORDER BY id DESC LIMIT 1
+"""
+
+REOPEN = """
+UPDATE crawls SET status = 'running', runs = runs + 1, finished_at = NULL, error = NULL
+WHERE id = %(crawl)s
+"""
+
+POSITIONS = """
+SELECT region, kind, solution_version_arn, next_token, done
+FROM crawl_listings WHERE crawl_id = %(crawl)s
+"""
+
+NEW_CRAWL = """
+INSERT INTO crawls (started_at, status, options, program_version)
+VALUES (%(now)s, 'running', %(options)s{json}, %(program)s) RETURNING id
+"""
+
+LISTINGS = """
+SELECT region, kind, solution_version_arn, account, done
+FROM crawl_listings WHERE crawl_id = %(crawl)s
+"""
+
+_GONE = """
+FROM batch_jobs
+WHERE account = %(account)s AND region = %(region)s AND kind = %(kind)s
+  AND deleted_at IS NULL AND last_crawl_id <> %(crawl)s
+"""
+
+DELETED_HISTORY = (
+    """
+INSERT INTO job_history (crawl_id, arn, event, recorded_at, status, last_updated_date_time,
+                         previous_status, previous_last_updated_date_time)
+SELECT %(crawl)s, arn, 'deleted', %(now)s, status, last_updated_date_time,
+       status, last_updated_date_time
+"""
+    + _GONE
+)
+
+MARK_DELETED = (
+    """
+UPDATE batch_jobs SET deleted_at = %(now)s
+WHERE arn IN (SELECT arn """
+    + _GONE
+    + ")"
+)
+
+SEEN = "SELECT count(*) FROM batch_jobs WHERE last_crawl_id = %(crawl)s"
+
+EVENTS = "SELECT event, count(*) FROM job_history WHERE crawl_id = %(crawl)s GROUP BY event"
+
+CLOSE_CRAWL = """
+UPDATE crawls SET finished_at = %(now)s, status = %(status)s, jobs_seen = %(seen)s,
+    jobs_created = %(created)s, jobs_changed = %(changed)s,
+    jobs_reappeared = %(reappeared)s, jobs_deleted = %(deleted)s,
+    listings_failed = %(failed)s, failures = %(failures)s{json}, error = %(error)s
+WHERE id = %(crawl)s
+"""
+
+
+def listing_params(crawl_id: int, batch: Batch) -> dict[str, Any]:
+    """The parameters of :data:`LISTING` for one page."""
+    region, kind, version = batch.key
+    return {
+        "crawl": crawl_id,
+        "region": region,
+        "kind": kind,
+        "version": version or ALL_LISTINGS,
+        "account": batch.account,
+        "token": batch.next_token,
+        "done": batch.next_token is None,
+        "jobs": batch.jobs,
+    }
+
+
+def positions(rows: Iterable[Sequence[Any]]) -> dict[ChainKey, str | None]:
+    """The resume positions of a crawl's listings (:data:`POSITIONS`' rows)."""
+    return {
+        ChainKey(region, kind, version or None): None if done else token
+        for region, kind, version, token, done in rows
+    }
+
+
+def totals(seen: int, events: Iterable[Sequence[Any]]) -> Totals:
+    """The crawl's counts from :data:`SEEN` and :data:`EVENTS`."""
+    by_event = {str(event): int(count) for event, count in events}
+    return Totals(
+        seen=seen,
+        created=by_event.get("created", 0),
+        changed=by_event.get("changed", 0),
+        reappeared=by_event.get("reappeared", 0),
+        deleted=by_event.get("deleted", 0),
+    )
+
+
+def close_params(crawl_id: int, at: Any, finish: Finish, found: Totals) -> dict[str, Any]:
+    """The parameters of :data:`CLOSE_CRAWL`."""
+    return {
+        "crawl": crawl_id,
+        "now": at,
+        "status": finish.status,
+        "seen": found.seen,
+        "created": found.created,
+        "changed": found.changed,
+        "reappeared": found.reappeared,
+        "deleted": found.deleted,
+        "failed": len(finish.failures),
+        "failures": json.dumps(list(finish.failures)),
+        "error": finish.error,
+    }
+
+
+def check_version(version: int, shown: str) -> None:
+    """Refuse a schema newer than this program's: it would not know its columns."""
+    if version > SCHEMA_VERSION:
+        raise InventoryError(
+            f"the inventory {shown} has schema version {version}, newer than this "
+            f"program's {SCHEMA_VERSION}: upgrade aiopersonalize to use it"
+        )
