@@ -211,8 +211,8 @@ ON CONFLICT (arn) DO UPDATE SET {_UPDATES}, last_seen = excluded.last_seen,
 LISTING = """
 INSERT INTO crawl_listings (crawl_id, region, kind, solution_version_arn, account,
                             next_token, done, pages, jobs)
-VALUES (%(crawl)s, %(region)s, %(kind)s, %(version)s, %(account)s, %(token)s, %(done)s,
-        1, %(jobs)s)
+VALUES (%(crawl)s, %(listing_region)s, %(listing_kind)s, %(listing_version)s,
+        %(listing_account)s, %(token)s, %(done)s, 1, %(jobs)s)
 ON CONFLICT (crawl_id, region, kind, solution_version_arn) DO UPDATE SET
     account = COALESCE(crawl_listings.account, excluded.account),
     next_token = excluded.next_token, done = excluded.done,
@@ -283,14 +283,15 @@ WHERE id = %(crawl)s
 
 
 def listing_params(crawl_id: int, batch: Batch) -> dict[str, Any]:
-    """The parameters of :data:`LISTING` for one page."""
+    """The parameters of :data:`LISTING` for one page (named apart from the job
+    columns: PostgreSQL's page statement has both)."""
     region, kind, version = batch.key
     return {
         "crawl": crawl_id,
-        "region": region,
-        "kind": kind,
-        "version": version or ALL_LISTINGS,
-        "account": batch.account,
+        "listing_region": region,
+        "listing_kind": kind,
+        "listing_version": version or ALL_LISTINGS,
+        "listing_account": batch.account,
         "token": batch.next_token,
         "done": batch.next_token is None,
         "jobs": batch.jobs,

@@ -29,6 +29,7 @@ from aiopersonalize import (
     ChainKey,
     Client,
     CrawlStrategy,
+    InventoryCrawl,
     JobKindName,
     ListingFailure,
     MergedListing,
@@ -98,6 +99,7 @@ class Outcome:
     strategy: CrawlStrategy | None = None  # what a listing is: see the summary
     restarted: set[ChainKey] = field(default_factory=set)  # listed again from the start
     repeats_skipped: int = 0  # jobs of restarted chains the output already had
+    database: str | None = None  # the inventory's line of the summary (--db)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,27 +154,34 @@ def _chain(page: Page[Job]) -> ChainKey:
 
 async def _write_pages(
     listing: MergedListing[Job],
-    sink: Sink,
+    sink: Sink | None,
     journal: Journal | None,
     outcome: Outcome,
     earlier: Earlier | None,
+    inventory: InventoryCrawl | None,
 ) -> None:
-    """Write each page, then journal it.
+    """Write each page (to the inventory, then as JSON Lines), then journal it.
 
-    The writes are synchronous: no cancellation can fall between a page's output and
-    its journal entry (a killed process is the journal's business). A chain listed
-    again from its start writes only the jobs the output does not hold yet.
+    The writes are synchronous, and a page's commit to the inventory is shielded: no
+    cancellation can fall between a page's output and its journal entry, or inside a
+    commit (a killed process is the journal's and the database's business). A chain
+    listed again from its start writes only the jobs the output does not hold yet (the
+    inventory takes them all: its rows are keyed by ARN).
     """
     repeats = _Repeats(earlier)
     async with listing:
         async for listed in listing.pages():
             key = _chain(listed)
+            if inventory is not None:
+                with anyio.CancelScope(shield=True):
+                    await inventory.write(listed)
             page, restarted = repeats.filter(key, listed)
-            data = page_lines(page)
-            sink.write(data)
-            sink.flush()
-            if journal is not None:
-                journal.record(key, page.next_token, data, restarted=restarted)
+            if sink is not None:
+                data = page_lines(page)
+                sink.write(data)
+                sink.flush()
+                if journal is not None:
+                    journal.record(key, page.next_token, data, restarted=restarted)
             if restarted:
                 outcome.restarted.add(key)
                 outcome.repeats_skipped += len(listed.items) - len(page.items)
@@ -183,14 +192,15 @@ async def _write_pages(
 
 async def _consume(
     listing: MergedListing[Job],
-    sink: Sink,
+    sink: Sink | None,
     journal: Journal | None,
     outcome: Outcome,
     earlier: Earlier | None,
+    inventory: InventoryCrawl | None,
 ) -> None:
     """:func:`_write_pages`, with a fatal error kept on the outcome."""
     try:
-        await _write_pages(listing, sink, journal, outcome, earlier)
+        await _write_pages(listing, sink, journal, outcome, earlier, inventory)
     except BrokenPipeError:
         # The reader has gone (``crawl | head``): stop quietly, as a filter does.
         outcome.reader_gone = True
@@ -256,13 +266,16 @@ async def _report_progress(
 async def crawl(
     client: Client,
     plan: Plan,
-    sink: Sink,
+    sink: Sink | None,
     *,
     journal: Journal | None = None,
     progress: TextIO | None = None,
     earlier: Earlier | None = None,
+    inventory: InventoryCrawl | None = None,
 ) -> Outcome:
-    """Crawl ``plan`` into ``sink`` as JSON Lines; the returned outcome says how it went.
+    """Crawl ``plan`` into ``sink`` as JSON Lines (``None``: none) and into ``inventory``
+    (:meth:`~aiopersonalize.Inventory.begin_crawl`'s; the caller finishes it); the
+    returned outcome says how it went.
 
     ``journal``: the checkpoint's, positioned at the sink's end. Fatal errors and
     signals end the crawl and are kept on the outcome, never raised: what was written
@@ -280,7 +293,7 @@ async def crawl(
                 await tg.start(_watch_signals, tg.cancel_scope, outcome)
             if line is not None:
                 tg.start_soon(_report_progress, listing, client, outcome, line)
-            await _consume(listing, sink, journal, outcome, earlier)
+            await _consume(listing, sink, journal, outcome, earlier, inventory)
             tg.cancel_scope.cancel()
     finally:
         if line is not None:

@@ -81,6 +81,8 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
         + (f" ({by_kind})" if by_kind else "")
         + (f" in {regions}" if regions else "")
     )
+    if outcome.database is not None:
+        lines.append(outcome.database)
     if outcome.progress is not None:
         p = outcome.progress
         unit = (
