@@ -35,7 +35,9 @@ def bindir() -> Path | None:
         return Path(found).parent
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     return Path(candidates[-1]).parent if candidates else None
 
@@ -62,16 +64,39 @@ def start(directory: Path) -> str:
         shutil.chown(directory, _USER, _USER)
     data = directory / "data"
     run = {"check": True, "stdout": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
-    subprocess.run(  # noqa: PLW1510
-        _as_owner([str(programs / "initdb"), "-D", str(data), "-A", "trust", "-U", _USER,
-                   "--no-sync", "-E", "UTF8"]),  # fmt: skip
+    subprocess.run(
+        _as_owner(
+            [
+                str(programs / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                _USER,
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),  # fmt: skip
         **run,  # type: ignore[call-overload]
     )
     port = _free_port()
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
     subprocess.run(
-        _as_owner([str(programs / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
-                   "-o", options, "-w", "start"]),  # fmt: skip
+        _as_owner(
+            [
+                str(programs / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(directory / "log"),
+                "-o",
+                options,
+                "-w",
+                "start",
+            ]
+        ),  # fmt: skip
         **run,  # type: ignore[call-overload]
     )
     (directory / "port").write_text(str(port))
