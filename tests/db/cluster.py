@@ -54,6 +54,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _run(argv: list[str]) -> None:
+    subprocess.run(_as_owner(argv), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def _run(argv: list[str]) -> None:
+    subprocess.run(_as_owner(argv), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
 def start(directory: Path) -> str:
     """Create and start a cluster in ``directory`` (made if missing); its URL."""
     programs = bindir()
@@ -63,42 +71,12 @@ def start(directory: Path) -> str:
     if os.geteuid() == 0:
         shutil.chown(directory, _USER, _USER)
     data = directory / "data"
-    run = {"check": True, "stdout": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
-    subprocess.run(
-        _as_owner(
-            [
-                str(programs / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                _USER,
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),  # fmt: skip
-        **run,  # type: ignore[call-overload]
-    )
+    initdb = [str(programs / "initdb"), "-D", str(data), "-A", "trust", "-U", _USER]
+    _run([*initdb, "--no-sync", "-E", "UTF8"])
     port = _free_port()
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        _as_owner(
-            [
-                str(programs / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(directory / "log"),
-                "-o",
-                options,
-                "-w",
-                "start",
-            ]
-        ),  # fmt: skip
-        **run,  # type: ignore[call-overload]
-    )
+    log = str(directory / "log")
+    _run([str(programs / "pg_ctl"), "-D", str(data), "-l", log, "-o", options, "-w", "start"])
     (directory / "port").write_text(str(port))
     return f"postgresql://{_USER}@127.0.0.1:{port}/postgres"
 
