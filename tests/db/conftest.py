@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -38,17 +38,17 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
+def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose tables live in a schema of the test's own, dropped afterwards."""
     import psycopg
 
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    async with await psycopg.AsyncConnection.connect(postgres_server, autocommit=True) as conn:
-        await conn.execute(f"CREATE SCHEMA {schema}")
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}".encode())
     separator = "&" if "?" in postgres_server else "?"
     yield f"{postgres_server}{separator}options={quote(f'-csearch_path={schema}')}"
-    async with await psycopg.AsyncConnection.connect(postgres_server, autocommit=True) as conn:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
