@@ -173,14 +173,22 @@ class Backend(Protocol):
 # -- the SQL, once for both dialects ----------------------------------------------------
 
 _PARAM = re.compile(r"%\((\w+)\)s")
+_JOIN = "LEFT JOIN batch_jobs b ON b.arn = i.arn"
 
 
 def sql(statement: str, dialect: Dialect) -> str:
     """``statement`` in ``dialect``: its parameter style and its "is distinct from"."""
     if dialect == "sqlite":
         statement = statement.replace("{ne}", "IS NOT").replace("{json}", "")
+        statement = statement.replace("{join}", _JOIN)
         return _PARAM.sub(r":\1", statement)
-    return statement.replace("{ne}", "IS DISTINCT FROM").replace("{json}", "::jsonb")
+    statement = statement.replace("{ne}", "IS DISTINCT FROM").replace("{json}", "::jsonb")
+    # LATERAL: one primary-key lookup per incoming row, whatever the planner guesses of
+    # an array's length or of a table not analysed yet (else a growing table is scanned
+    # for every page).
+    return statement.replace(
+        "{join}", "LEFT JOIN LATERAL (SELECT * FROM batch_jobs WHERE arn = i.arn) b ON true"
+    )
 
 
 _COLUMNS = ", ".join(JOB_COLUMNS)
@@ -195,7 +203,7 @@ SELECT %(crawl)s, i.arn,
             WHEN b.deleted_at IS NOT NULL THEN 'reappeared'
             ELSE 'changed' END,
        %(now)s, i.status, i.last_updated_date_time, b.status, b.last_updated_date_time
-FROM {source} i LEFT JOIN batch_jobs b ON b.arn = i.arn
+FROM {source} i {join}
 WHERE b.arn IS NULL OR b.deleted_at IS NOT NULL
    OR b.status {ne} i.status OR b.last_updated_date_time {ne} i.last_updated_date_time
 """

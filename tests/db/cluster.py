@@ -58,10 +58,6 @@ def _run(argv: list[str]) -> None:
     subprocess.run(_as_owner(argv), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
 
-def _run(argv: list[str]) -> None:
-    subprocess.run(_as_owner(argv), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-
-
 def start(directory: Path) -> str:
     """Create and start a cluster in ``directory`` (made if missing); its URL."""
     programs = bindir()
