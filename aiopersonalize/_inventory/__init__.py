@@ -2,9 +2,11 @@
 
 from ._backend import InventoryError
 from ._schema import SCHEMA_VERSION
-from ._sink import CrawlResult, Inventory, InventoryCrawl, redact_url
+from ._sink import BUFFER_PAGES, GROUP_PAGES, CrawlResult, Inventory, InventoryCrawl, redact_url
 
 __all__ = [
+    "BUFFER_PAGES",
+    "GROUP_PAGES",
     "SCHEMA_VERSION",
     "CrawlResult",
     "Inventory",

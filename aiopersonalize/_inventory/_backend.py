@@ -33,6 +33,7 @@ __all__ = [
     "check_version",
     "close_params",
     "job_rows",
+    "merge",
     "one_line",
     "sql",
 ]
@@ -219,12 +220,11 @@ ON CONFLICT (arn) DO UPDATE SET {_UPDATES}, last_seen = excluded.last_seen,
 LISTING = """
 INSERT INTO crawl_listings (crawl_id, region, kind, solution_version_arn, account,
                             next_token, done, pages, jobs)
-VALUES (%(crawl)s, %(listing_region)s, %(listing_kind)s, %(listing_version)s,
-        %(listing_account)s, %(token)s, %(done)s, 1, %(jobs)s)
+{listings}
 ON CONFLICT (crawl_id, region, kind, solution_version_arn) DO UPDATE SET
     account = COALESCE(crawl_listings.account, excluded.account),
     next_token = excluded.next_token, done = excluded.done,
-    pages = crawl_listings.pages + 1, jobs = crawl_listings.jobs + excluded.jobs
+    pages = crawl_listings.pages + excluded.pages, jobs = crawl_listings.jobs + excluded.jobs
 """
 
 UNFINISHED = """
@@ -290,20 +290,43 @@ WHERE id = %(crawl)s
 """
 
 
-def listing_params(crawl_id: int, batch: Batch) -> dict[str, Any]:
-    """The parameters of :data:`LISTING` for one page (named apart from the job
-    columns: PostgreSQL's page statement has both)."""
-    region, kind, version = batch.key
-    return {
-        "crawl": crawl_id,
-        "listing_region": region,
-        "listing_kind": kind,
-        "listing_version": version or ALL_LISTINGS,
-        "listing_account": batch.account,
-        "token": batch.next_token,
-        "done": batch.next_token is None,
-        "jobs": batch.jobs,
-    }
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """Pages to commit in one transaction: their jobs' rows (one per ARN, the last page's
+    wins) and, per listing, its position after its last page among them."""
+
+    rows: list[Row]
+    listings: list[tuple[str, str, str, str | None, str | None, bool, int, int]]
+    """region, kind, version (``""``: account-wide), account, next token, done, pages,
+    jobs."""
+
+
+def merge(batches: Sequence[Batch]) -> Merged:
+    """The batches as one write, in their order."""
+    if len(batches) == 1:
+        (batch,) = batches
+        rows = list(batch.rows)
+    else:
+        by_arn: dict[str, Row] = {}
+        for batch in batches:
+            for row in batch.rows:
+                by_arn[row[0]] = row
+        rows = list(by_arn.values())
+    listings: dict[ChainKey, list[Any]] = {}
+    for batch in batches:
+        region, kind, version = batch.key
+        found = listings.get(batch.key)
+        if found is None:
+            done = batch.next_token is None
+            version = version or ALL_LISTINGS
+            position = [region, kind, version, batch.account, batch.next_token, done]
+            listings[batch.key] = [*position, 1, batch.jobs]
+        else:
+            found[3] = found[3] or batch.account
+            found[4], found[5] = batch.next_token, batch.next_token is None
+            found[6] += 1
+            found[7] += batch.jobs
+    return Merged(rows, [tuple(v) for v in listings.values()])
 
 
 def positions(rows: Iterable[Sequence[Any]]) -> dict[ChainKey, str | None]:

@@ -37,12 +37,25 @@ _TIMESTAMPS = {"creation_date_time", "last_updated_date_time"}
 _ARRAYS = ", ".join(
     f"%({c})s::{'timestamptz' if c in _TIMESTAMPS else 'text'}[]" for c in JOB_COLUMNS
 )
+_LISTING_COLUMNS = (
+    ("region", "text"),
+    ("kind", "text"),
+    ("version", "text"),
+    ("account", "text"),
+    ("token", "text"),
+    ("done", "boolean"),
+    ("pages", "bigint"),
+    ("jobs", "bigint"),
+)
+_LISTINGS = "SELECT %(crawl)s::bigint, * FROM unnest({})".format(
+    ", ".join(f"%(listing_{name})s::{kind}[]" for name, kind in _LISTING_COLUMNS)
+)
 _PAGE = q.sql(
     f"""
 WITH incoming AS (
     SELECT * FROM unnest({_ARRAYS}) AS t ({", ".join(JOB_COLUMNS)})
 ), history AS ({q.HISTORY.replace("{source}", "incoming")}
-), listing AS ({q.LISTING})
+), listing AS ({q.LISTING.replace("{listings}", _LISTINGS)})
 {q.UPSERT.replace("{source}", "incoming")}
 """,
     _DIALECT,
@@ -167,23 +180,20 @@ class PostgresBackend:
 
         conn = self._connection()
         try:
-            if len(batches) == 1:
-                await conn.execute(_PAGE, self._page_params(crawl_id, now, batches[0]))
-                return
-            async with conn.transaction():
-                for batch in batches:
-                    await conn.execute(_PAGE, self._page_params(crawl_id, now, batch))
+            # One statement, so one transaction in autocommit mode.
+            await conn.execute(_PAGE, self._page_params(crawl_id, now, q.merge(batches)))
         except psycopg.Error as exc:
             raise self._fail("cannot write to", exc) from exc
 
     @staticmethod
-    def _page_params(crawl_id: int, now: datetime, batch: Batch) -> dict[str, Any]:
-        params = q.listing_params(crawl_id, batch)
-        params["now"] = now
-        if batch.rows:
-            params.update(zip(JOB_COLUMNS, map(list, zip(*batch.rows, strict=True)), strict=True))
-        else:
-            params.update((column, []) for column in JOB_COLUMNS)
+    def _page_params(crawl_id: int, now: datetime, merged: q.Merged) -> dict[str, Any]:
+        """The columns as arrays (the listings' named apart from the jobs')."""
+        params: dict[str, Any] = {"crawl": crawl_id, "now": now}
+        columns = zip(*merged.rows, strict=True) if merged.rows else ([] for _ in JOB_COLUMNS)
+        params.update(zip(JOB_COLUMNS, map(list, columns), strict=True))
+        listings = zip(*merged.listings, strict=True)
+        names = (f"listing_{name}" for name, _ in _LISTING_COLUMNS)
+        params.update(zip(names, map(list, listings), strict=True))
         return params
 
     async def listings(self, crawl_id: int) -> list[tuple[str, str, str, str | None, bool]]:

@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
 from .._client import Client
 from .._merge import ListingFailure, MergedListing
 from .._models import Page
@@ -57,7 +60,20 @@ from ._backend import (
     job_rows,
 )
 
-__all__ = ["CrawlResult", "Inventory", "InventoryCrawl", "redact_url"]
+__all__ = [
+    "BUFFER_PAGES",
+    "GROUP_PAGES",
+    "CrawlResult",
+    "Inventory",
+    "InventoryCrawl",
+    "redact_url",
+]
+
+BUFFER_PAGES = 64
+"""Pages a crawl lists ahead of the database at most (:meth:`InventoryCrawl.consume`)."""
+
+GROUP_PAGES = 64
+"""Pages committed in one transaction at most, when that many wait."""
 
 _UTC = timezone.utc
 _SQLITE = "sqlite:///"
@@ -198,18 +214,49 @@ class InventoryCrawl:
             raise InventoryError(f"crawl {self.crawl_id} is finished")
         await self._backend.write(self.crawl_id, datetime.now(_UTC), batches)
 
+    async def store(
+        self, pages: MemoryObjectReceiveStream[Page[Job]], *, group: int = GROUP_PAGES
+    ) -> None:
+        """Write the pages received from ``pages`` until it is closed: each time, every
+        page waiting (at most ``group``) in one transaction, so that the database keeps up
+        with a fast listing (each page's rows and token still commit together).
+
+        Run it in a task of its own, and send the listing's pages into the stream's
+        other end: the listing is not held up by the database until the stream's
+        buffer is full (memory stays bounded by it).
+
+        :raises InventoryError: a write failed; nothing of its pages was written.
+        """
+        async with pages:
+            async for first in pages:
+                waiting = min(group - 1, pages.statistics().current_buffer_used)
+                more = [pages.receive_nowait() for _ in range(waiting)]
+                await self.write_batches([self.batch(page) for page in (first, *more)])
+
     async def consume(self, listing: MergedListing[Job]) -> CrawlResult:
-        """Write every page of ``listing``, then finish the crawl (also when the listing
-        raises: its error is recorded, and raised again)."""
+        """Write every page of ``listing`` (through :meth:`store`), then finish the crawl
+        (also when the listing raises: its error is recorded, and raised again)."""
+        send, receive = anyio.create_memory_object_stream[Page[Job]](BUFFER_PAGES)
+        failed: list[InventoryError] = []
+
+        async def store() -> None:
+            try:
+                await self.store(receive)
+            except InventoryError as exc:
+                failed.append(exc)
+                tg.cancel_scope.cancel()
+
         try:
-            async with listing:
-                async for page in listing.pages():
-                    await self.write(page)
-        except InventoryError:
-            raise
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store)
+                async with send, listing:
+                    async for page in listing.pages():
+                        await send.send(page)
         except Exception as exc:
             await self.finish(failures=listing.failures, error=exc)
             raise
+        if failed:
+            raise failed[0]
         return await self.finish(failures=listing.failures)
 
     async def finish(

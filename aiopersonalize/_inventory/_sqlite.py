@@ -44,7 +44,7 @@ def _s(statement: str) -> str:
 _HISTORY = _s(q.HISTORY.replace("{source}", _STAGE))
 _UPSERT = _s(q.UPSERT.replace("{source}", _STAGE))
 _STAGE_ROW = f"INSERT INTO {_STAGE} VALUES ({', '.join('?' for _ in JOB_COLUMNS)})"
-_LISTING = _s(q.LISTING)
+_LISTING = _s(q.LISTING.replace("{listings}", f"VALUES ({', '.join('?' * 9)})"))
 
 
 def _is_inventory(tables: set[str]) -> bool:
@@ -172,15 +172,16 @@ class SQLiteBackend:
     async def write(self, crawl_id: int, now: datetime, batches: Sequence[Batch]) -> None:
         params = {"crawl": crawl_id, "now": now.isoformat()}
 
+        merged = q.merge(batches)
+
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            for batch in batches:
-                if batch.rows:
-                    conn.executemany(_STAGE_ROW, batch.rows)
-                    conn.execute(_HISTORY, params)
-                    conn.execute(_UPSERT, params)
-                    conn.execute(f"DELETE FROM {_STAGE}")
-                conn.execute(_LISTING, q.listing_params(crawl_id, batch))
+            if merged.rows:
+                conn.executemany(_STAGE_ROW, merged.rows)
+                conn.execute(_HISTORY, params)
+                conn.execute(_UPSERT, params)
+                conn.execute(f"DELETE FROM {_STAGE}")
+            conn.executemany(_LISTING, [(crawl_id, *listing) for listing in merged.listings])
             conn.execute("COMMIT")
 
         await self._run("cannot write to", write)

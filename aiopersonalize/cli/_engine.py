@@ -21,6 +21,7 @@ from typing import BinaryIO, TextIO
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
 from aiopersonalize import (
     DEFAULT_CONCURRENCY,
@@ -30,6 +31,7 @@ from aiopersonalize import (
     Client,
     CrawlStrategy,
     InventoryCrawl,
+    InventoryError,
     JobKindName,
     ListingFailure,
     MergedListing,
@@ -44,6 +46,10 @@ from ._checkpoint import Journal
 from ._jsonl import Job, Sink, chain_arns, job_arn, page_lines
 
 __all__ = ["Outcome", "Plan", "crawl", "progress_text"]
+
+# Pages listed ahead of the inventory's writer at most: the listing is held up only
+# when the database falls this far behind (and memory stays bounded).
+_DATABASE_BUFFER = 64
 
 # The progress line is redrawn this often: lively, yet cheap next to the crawl.
 _PROGRESS_INTERVAL = 0.25
@@ -158,23 +164,23 @@ async def _write_pages(
     journal: Journal | None,
     outcome: Outcome,
     earlier: Earlier | None,
-    inventory: InventoryCrawl | None,
+    store: MemoryObjectSendStream[Page[Job]] | None,
 ) -> None:
-    """Write each page (to the inventory, then as JSON Lines), then journal it.
+    """Write each page (hand it to the inventory's writer, then as JSON Lines), then
+    journal it.
 
-    The writes are synchronous, and a page's commit to the inventory is shielded: no
-    cancellation can fall between a page's output and its journal entry, or inside a
-    commit (a killed process is the journal's and the database's business). A chain
-    listed again from its start writes only the jobs the output does not hold yet (the
-    inventory takes them all: its rows are keyed by ARN).
+    The writes are synchronous: no cancellation can fall between a page's output and
+    its journal entry (a killed process is the journal's business; the inventory's
+    commits are whole pages by construction). A chain listed again from its start
+    writes only the jobs the output does not hold yet (the inventory takes them all:
+    its rows are keyed by ARN).
     """
     repeats = _Repeats(earlier)
     async with listing:
         async for listed in listing.pages():
             key = _chain(listed)
-            if inventory is not None:
-                with anyio.CancelScope(shield=True):
-                    await inventory.write(listed)
+            if store is not None:
+                await store.send(listed)
             page, restarted = repeats.filter(key, listed)
             if sink is not None:
                 data = page_lines(page)
@@ -198,9 +204,36 @@ async def _consume(
     earlier: Earlier | None,
     inventory: InventoryCrawl | None,
 ) -> None:
-    """:func:`_write_pages`, with a fatal error kept on the outcome."""
+    """:func:`_write_pages`, with a fatal error kept on the outcome; with an inventory,
+    its writer stores the pages in a task of its own, and a failed write ends the crawl."""
+    if inventory is None:
+        await _consume_into(listing, sink, journal, outcome, earlier, None)
+        return
+    send, receive = anyio.create_memory_object_stream[Page[Job]](_DATABASE_BUFFER)
+
+    async def store() -> None:
+        try:
+            await inventory.store(receive)
+        except InventoryError as exc:
+            outcome.error = outcome.error or exc
+            tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(store)
+        async with send:
+            await _consume_into(listing, sink, journal, outcome, earlier, send)
+
+
+async def _consume_into(
+    listing: MergedListing[Job],
+    sink: Sink | None,
+    journal: Journal | None,
+    outcome: Outcome,
+    earlier: Earlier | None,
+    store: MemoryObjectSendStream[Page[Job]] | None,
+) -> None:
     try:
-        await _write_pages(listing, sink, journal, outcome, earlier, inventory)
+        await _write_pages(listing, sink, journal, outcome, earlier, store)
     except BrokenPipeError:
         # The reader has gone (``crawl | head``): stop quietly, as a filter does.
         outcome.reader_gone = True
