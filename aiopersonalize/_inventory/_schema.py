@@ -130,10 +130,9 @@ _VERSION_1 = (
 )
 
 _VERSION_2 = (
-    # The documented queries: a job's history, a crawl's changes, jobs by scope and status.
+    # A job's history, the documented query. No other index: each costs every write
+    # (the queries by crawl, status or scope read the tables through, a few per crawl).
     "CREATE INDEX job_history_arn ON job_history (arn, id)",
-    "CREATE INDEX job_history_crawl ON job_history (crawl_id)",
-    "CREATE INDEX batch_jobs_scope ON batch_jobs (account, region, kind)",
     """CREATE VIEW current_batch_jobs AS
         SELECT * FROM batch_jobs WHERE deleted_at IS NULL""",
 )
