@@ -27,7 +27,7 @@ from ._schema import JOB_COLUMNS, META_TABLE, SCHEMA_VERSION, Dialect, migration
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PostgresBackend", "stamp"]
+__all__ = ["PostgresBackend"]
 
 _DIALECT: Dialect = "postgresql"
 _encode = msgspec.json.Encoder().encode
@@ -66,11 +66,6 @@ WITH incoming AS (
 """,
     _DIALECT,
 )
-
-
-def stamp(value: datetime | None) -> datetime | None:
-    """A timestamp as the PostgreSQL inventory takes it: the datetime itself."""
-    return value
 
 
 def _s(statement: str) -> str:

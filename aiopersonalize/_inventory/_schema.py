@@ -9,8 +9,8 @@ transaction with the version's update; a database whose version is newer than
 a database that has tables but not that one (it is something else's).
 
 Timestamps are ``TIMESTAMPTZ`` in PostgreSQL and ISO 8601 text in SQLite
-(``datetime.isoformat()``, always UTC: ``2024-05-31T16:08:37.123000+00:00``), which
-sorts as time does and which SQLite's date functions and DuckDB read.
+(``2024-05-31T16:08:37.123000+00:00``: UTC, always six digits of fraction), which sorts
+as time does and which SQLite's date functions and DuckDB read.
 """
 
 from __future__ import annotations
@@ -130,9 +130,10 @@ _VERSION_1 = (
 )
 
 _VERSION_2 = (
-    # A job's history, the documented query. No other index: each costs every write
-    # (the queries by crawl, status or scope read the tables through, a few per crawl).
-    "CREATE INDEX job_history_arn ON job_history (arn, id)",
+    # No index beyond the primary keys: a crawl's rows land all over an index keyed by
+    # ARN, and each such index doubled the cost of a write. The queries by job, crawl,
+    # status or scope read the tables through (docs/database.md says which index to add
+    # for a large inventory queried by job).
     """CREATE VIEW current_batch_jobs AS
         SELECT * FROM batch_jobs WHERE deleted_at IS NULL""",
 )

@@ -181,7 +181,6 @@ class InventoryCrawl:
         self.resumed = resumed
         self.resume: Mapping[ChainKey, str | None] = dict(resume)
         self._account = account
-        self._stamp = _sqlite.stamp if backend.dialect == "sqlite" else _postgres.stamp
         self._finished = False
 
     def __repr__(self) -> str:
@@ -197,7 +196,7 @@ class InventoryCrawl:
 
     def batch(self, page: Page[Job]) -> Batch:
         """The page as rows to commit (for :meth:`write_batches`)."""
-        rows, account = job_rows(page, self._stamp)
+        rows, account = job_rows(page)
         account = getattr(page, "account", None) or account
         return Batch(_chain(page), rows, account, page.next_token, len(page.items))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +24,7 @@ from . import _backend as q
 from ._backend import Batch, Finish, InventoryError, Started, Totals, one_line
 from ._schema import JOB_COLUMNS, META_TABLE, SCHEMA_VERSION, Dialect, migration
 
-__all__ = ["SQLiteBackend", "stamp"]
+__all__ = ["SQLiteBackend"]
 
 T = TypeVar("T")
 
@@ -32,9 +32,20 @@ _DIALECT: Dialect = "sqlite"
 _STAGE = "temp.incoming"
 
 
-def stamp(value: datetime | None) -> str | None:
-    """A timestamp as the SQLite inventory stores it: ISO 8601, UTC."""
-    return None if value is None else value.isoformat()
+def _iso(at: datetime) -> str:
+    """A timestamp as the SQLite inventory stores it: ISO 8601, UTC, microseconds."""
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _stamp(parameter: int) -> str:
+    """SQL that turns an RFC 3339 parameter (``job_rows``') into the stored form,
+    ``2024-05-31T16:08:37.123000+00:00``: always six digits of fraction, so that the
+    text sorts as time does."""
+    p = f"?{parameter}"
+    return (
+        f"CASE WHEN length({p}) = 20 THEN substr({p}, 1, 19) || '.000000+00:00' "
+        f"ELSE substr({p}, 1, 26) || '+00:00' END"
+    )
 
 
 def _s(statement: str) -> str:
@@ -43,7 +54,13 @@ def _s(statement: str) -> str:
 
 _HISTORY = _s(q.HISTORY.replace("{source}", _STAGE))
 _UPSERT = _s(q.UPSERT.replace("{source}", _STAGE))
-_STAGE_ROW = f"INSERT INTO {_STAGE} VALUES ({', '.join('?' for _ in JOB_COLUMNS)})"
+_STAGE_ROW = "INSERT INTO {} VALUES ({})".format(
+    _STAGE,
+    ", ".join(
+        _stamp(n) if c in ("creation_date_time", "last_updated_date_time") else f"?{n}"
+        for n, c in enumerate(JOB_COLUMNS, start=1)
+    ),
+)
 _LISTING = _s(q.LISTING.replace("{listings}", f"VALUES ({', '.join('?' * 9)})"))
 
 
@@ -150,7 +167,7 @@ class SQLiteBackend:
         return SCHEMA_VERSION
 
     async def start(self, options: str, now: datetime, program: str, resume: bool) -> Started:
-        at = now.isoformat()
+        at = _iso(now)
 
         def start(conn: sqlite3.Connection) -> Started:
             conn.execute("BEGIN IMMEDIATE")
@@ -173,7 +190,7 @@ class SQLiteBackend:
         return await self._run("cannot start a crawl in", start)
 
     async def write(self, crawl_id: int, now: datetime, batches: Sequence[Batch]) -> None:
-        params = {"crawl": crawl_id, "now": now.isoformat()}
+        params = {"crawl": crawl_id, "now": _iso(now)}
 
         merged = q.merge(batches)
 
@@ -197,7 +214,7 @@ class SQLiteBackend:
         return await self._run("cannot read", read)
 
     async def finish(self, crawl_id: int, now: datetime, finish: Finish) -> Totals:
-        at = now.isoformat()
+        at = _iso(now)
 
         def close(conn: sqlite3.Connection) -> Totals:
             conn.execute("BEGIN IMMEDIATE")
