@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -64,6 +65,7 @@ REQUIRED = {"SQLite": 50_000, "PostgreSQL": 20_000}
 CRAWL_LIMIT = 1 / 0.9
 
 ROOT = Path(__file__).resolve().parent.parent
+WORDS = ("nightly", "weekly", "backfill", "holiday", "campaign", "refresh", "email", "promo")
 
 
 @contextlib.contextmanager
@@ -94,7 +96,8 @@ async def _schema_url(server: str) -> str:
 
 
 def _pages(jobs: int) -> list[Page[Any]]:
-    """Pages of 100 inference jobs as a listing hands them over."""
+    """Pages of 100 inference jobs as a listing hands them over: newest first, their
+    names (so ARNs) in no particular order, as the emulator's and real accounts' are."""
     base = datetime(2024, 5, 1, tzinfo=timezone.utc)
     version = "arn:aws:personalize:us-east-1:123456789012:solution/s/v1"
     pages = []
@@ -102,8 +105,8 @@ def _pages(jobs: int) -> list[Page[Any]]:
         items = tuple(
             BatchInferenceJobSummary(
                 batch_inference_job_arn="arn:aws:personalize:us-east-1:123456789012:"
-                f"batch-inference-job/job-{n:08d}",
-                job_name=f"job-{n:08d}",
+                f"batch-inference-job/{_name(n)}",
+                job_name=_name(n),
                 status="ACTIVE",
                 creation_date_time=base + timedelta(seconds=n),
                 last_updated_date_time=base + timedelta(seconds=n, minutes=40),
@@ -115,6 +118,11 @@ def _pages(jobs: int) -> list[Page[Any]]:
         token = None if start + 100 >= jobs else f"t{start}"
         pages.append(Page(items, token, None, "us-east-1", "inference"))
     return pages
+
+
+def _name(n: int) -> str:
+    """Job ``n``'s name: a word picked by the CRC of ``n``, then ``n``."""
+    return f"{WORDS[zlib.crc32(str(n).encode()) % len(WORDS)]}-{n:08d}"
 
 
 async def _sink_alone(url: Callable[[], Awaitable[str]], pages: list[Page[Any]]) -> Measurement:
