@@ -237,6 +237,7 @@ class InventoryCrawl:
         (also when the listing raises: its error is recorded, and raised again)."""
         send, receive = anyio.create_memory_object_stream[Page[Job]](BUFFER_PAGES)
         failed: list[InventoryError] = []
+        error: Exception | None = None
 
         async def store() -> None:
             try:
@@ -245,17 +246,20 @@ class InventoryCrawl:
                 failed.append(exc)
                 tg.cancel_scope.cancel()
 
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(store)
-                async with send, listing:
-                    async for page in listing.pages():
-                        await send.send(page)
-        except Exception as exc:
-            await self.finish(failures=listing.failures, error=exc)
-            raise
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(store)
+            async with send:
+                try:
+                    async with listing:
+                        async for page in listing.pages():
+                            await send.send(page)
+                except Exception as exc:  # the listing's: the pages before it are stored
+                    error = exc
         if failed:
             raise failed[0]
+        if error is not None:
+            await self.finish(failures=listing.failures, error=error)
+            raise error
         return await self.finish(failures=listing.failures)
 
     async def finish(

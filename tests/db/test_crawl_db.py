@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import resource
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
+from aiopersonalize import Client, Inventory
 from aiopersonalize.cli import main
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
@@ -251,3 +253,52 @@ def test_interrupted_crawl_into_the_database_exits_130_and_says_how_to_resume(
     assert process.returncode == 130, stderr
     assert f"rerun the same command to resume from {url}" in stderr
     assert rows(url, "SELECT status FROM crawls") == [("interrupted",)]
+
+
+# -- the library: Inventory.crawl --------------------------------------------------------
+
+
+async def test_inventory_crawl_from_a_service_stores_then_syncs(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """``Inventory.crawl(client)`` stores every job of the emulator once; a second crawl
+    finds nothing new, changed or gone, and syncs every scope."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        Inventory(url) as inventory,
+    ):
+        first = await inventory.crawl(client, page_size=7)
+        second = await inventory.crawl(client, page_size=7)
+    total = total_jobs(emulator)
+    assert (first.status, first.seen, first.created) == ("complete", total, total)
+    assert (second.seen, second.created, second.changed, second.deleted) == (total, 0, 0, 0)
+    assert {(region, kind) for region, kind, _ in second.scopes} == {
+        ("us-east-1", "inference"),
+        ("us-east-1", "segment"),
+    }
+
+
+async def test_inventory_crawl_whose_listings_fail_marks_nothing(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A crawl whose every listing fails (no server at the endpoint) ends 'partial', marks
+    no job deleted, and the next crawl with the same parameters resumes it."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with Client(endpoint_url=emulator.endpoint_url) as client, Inventory(url) as inventory:
+        await inventory.crawl(client, options={"endpoint": "same"})
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    async with (
+        Client(endpoint_url=dead, max_attempts=1) as client,
+        Inventory(url) as inventory,
+    ):
+        failed = await inventory.crawl(client, options={"endpoint": "same"})
+    assert (failed.status, failed.deleted, failed.seen) == ("partial", 0, 0)
+    assert await query(url, "SELECT count(*) FROM batch_jobs WHERE deleted_at IS NULL") == [
+        (total_jobs(emulator),)
+    ]
+    async with Client(endpoint_url=emulator.endpoint_url) as client, Inventory(url) as inventory:
+        resumed = await inventory.crawl(client, options={"endpoint": "same"})
+    assert (resumed.crawl_id, resumed.resumed, resumed.status) == (2, True, "complete")
