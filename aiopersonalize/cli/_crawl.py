@@ -161,6 +161,14 @@ async def _crawl_command(options: Options, opened: _Opened) -> Outcome:
     if options.db is None:
         assert opened.target is not None
         return await _crawl_to(options, opened.target, None)
+    # The crawl's input is checked before the database is touched (ParamValidationError:
+    # exit 2, and no crawl recorded).
+    probe = _client(options, options.plan)
+    try:
+        async with options.plan.listing(probe):
+            pass  # made and closed: nothing was sent
+    finally:
+        await probe.aclose()
     try:
         inventory = Inventory(options.db)
         await inventory.open()  # closes itself if it fails
@@ -196,12 +204,8 @@ async def _crawl_command(options: Options, opened: _Opened) -> Outcome:
         await inventory.aclose()
 
 
-async def _crawl_to(options: Options, target: Target, run: InventoryCrawl | None) -> Outcome:
-    if run is None:
-        plan = _resume_plan(options.plan, target.recovered)
-    else:
-        plan = _database_plan(options.plan, run)
-    client = Client(
+def _client(options: Options, plan: Plan) -> Client:
+    return Client(
         region_name=plan.regions[0] if plan.regions else None,
         endpoint_url=options.endpoint_url,
         profile_name=options.profile,
@@ -210,6 +214,14 @@ async def _crawl_to(options: Options, target: Target, run: InventoryCrawl | None
         retry_mode=options.retry_mode,
         max_attempts=options.max_attempts,
     )
+
+
+async def _crawl_to(options: Options, target: Target, run: InventoryCrawl | None) -> Outcome:
+    if run is None:
+        plan = _resume_plan(options.plan, target.recovered)
+    else:
+        plan = _database_plan(options.plan, run)
+    client = _client(options, plan)
     # Not ``async with client``: the client opens on its first request, after the
     # crawl's input was checked, and a failure to open is the crawl's fatal error.
     try:

@@ -302,3 +302,19 @@ async def test_inventory_crawl_whose_listings_fail_marks_nothing(
     async with Client(endpoint_url=emulator.endpoint_url) as client, Inventory(url) as inventory:
         resumed = await inventory.crawl(client, options={"endpoint": "same"})
     assert (resumed.crawl_id, resumed.resumed, resumed.status) == (2, True, "complete")
+
+
+def test_invalid_crawl_input_with_db_touches_no_database(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
+    """Invalid crawl input (a malformed region) with --db is a usage error (exit 2) found
+    before the database is opened: no file is created and nothing is sent."""
+    path = tmp_path / "inventory.db"
+    result = run_cli(
+        crawl_argv(emulator_in_thread, "--region", "not a region", "--db", f"sqlite:///{path}"),
+        tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "region" in result.stderr
+    assert not path.exists()
+    assert emulator_in_thread.stats.requests == 0
