@@ -105,9 +105,10 @@ class Batch:
 
     key: ChainKey
     rows: Sequence[Row]
-    account: str | None
+    account: str | None  # of its jobs
     next_token: str | None
     jobs: int
+    listed_account: str = ""  # the account a crawl of several names; "": the client's
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +216,10 @@ ON CONFLICT (arn) DO UPDATE SET {_UPDATES}, last_seen = excluded.last_seen,
 """
 
 LISTING = """
-INSERT INTO crawl_listings (crawl_id, region, kind, solution_version_arn, account,
-                            next_token, done, pages, jobs)
+INSERT INTO crawl_listings (crawl_id, listed_account, region, kind, solution_version_arn,
+                            account, next_token, done, pages, jobs)
 {listings}
-ON CONFLICT (crawl_id, region, kind, solution_version_arn) DO UPDATE SET
+ON CONFLICT (crawl_id, listed_account, region, kind, solution_version_arn) DO UPDATE SET
     account = COALESCE(crawl_listings.account, excluded.account),
     next_token = excluded.next_token, done = excluded.done,
     pages = crawl_listings.pages + excluded.pages, jobs = crawl_listings.jobs + excluded.jobs
@@ -236,7 +237,7 @@ WHERE id = %(crawl)s
 """
 
 POSITIONS = """
-SELECT region, kind, solution_version_arn, next_token, done
+SELECT listed_account, region, kind, solution_version_arn, next_token, done
 FROM crawl_listings WHERE crawl_id = %(crawl)s
 """
 
@@ -293,9 +294,9 @@ class Merged:
     wins) and, per listing, its position after its last page among them."""
 
     rows: list[Row]
-    listings: list[tuple[str, str, str, str | None, str | None, bool, int, int]]
-    """region, kind, version (``""``: account-wide), account, next token, done, pages,
-    jobs."""
+    listings: list[tuple[str, str, str, str, str | None, str | None, bool, int, int]]
+    """listed account (``""``: the client's), region, kind, version (``""``:
+    account-wide), the jobs' account, next token, done, pages, jobs."""
 
 
 def merge(batches: Sequence[Batch]) -> Merged:
@@ -309,29 +310,32 @@ def merge(batches: Sequence[Batch]) -> Merged:
             for row in batch.rows:
                 by_arn[row[0]] = row
         rows = list(by_arn.values())
-    listings: dict[ChainKey, list[Any]] = {}
+    listings: dict[tuple[str, ChainKey], list[Any]] = {}
     for batch in batches:
-        region, kind, version = batch.key
-        found = listings.get(batch.key)
+        region, kind, version = batch.key[:3]
+        found = listings.get((batch.listed_account, batch.key))
         if found is None:
             done = batch.next_token is None
             version = version or ALL_LISTINGS
-            position = [region, kind, version, batch.account, batch.next_token, done]
-            listings[batch.key] = [*position, 1, batch.jobs]
+            where = [batch.listed_account, region, kind, version]
+            position = [*where, batch.account, batch.next_token, done]
+            listings[batch.listed_account, batch.key] = [*position, 1, batch.jobs]
         else:
-            found[3] = found[3] or batch.account
-            found[4], found[5] = batch.next_token, batch.next_token is None
-            found[6] += 1
-            found[7] += batch.jobs
+            found[4] = found[4] or batch.account
+            found[5], found[6] = batch.next_token, batch.next_token is None
+            found[7] += 1
+            found[8] += batch.jobs
     return Merged(rows, [tuple(v) for v in listings.values()])
 
 
 def positions(rows: Iterable[Sequence[Any]]) -> dict[ChainKey, str | None]:
     """The resume positions of a crawl's listings (:data:`POSITIONS`' rows)."""
-    return {
-        ChainKey(region, kind, version or None): None if done else token
-        for region, kind, version, token, done in rows
-    }
+    found: dict[ChainKey, str | None] = {}
+    for listed, region, kind, version, token, done in rows:
+        # A crawl of several accounts keys its listings by account too.
+        key = (region, kind, version or None, *((listed,) if listed else ()))
+        found[ChainKey(*key)] = None if done else token
+    return found
 
 
 def totals(seen: int, events: Iterable[Sequence[Any]]) -> Totals:

@@ -44,6 +44,7 @@ _FIELDS = ", ".join(
     for i, c in enumerate(JOB_COLUMNS)
 )
 _LISTING_COLUMNS = (
+    ("listed_account", "text"),
     ("region", "text"),
     ("kind", "text"),
     ("version", "text"),

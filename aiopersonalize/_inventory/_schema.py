@@ -88,6 +88,7 @@ _VERSION_1 = (
     )""",
     """CREATE TABLE crawl_listings (
         crawl_id {bigint} NOT NULL REFERENCES crawls (id),
+        listed_account TEXT NOT NULL,
         region TEXT NOT NULL,
         kind TEXT NOT NULL,
         solution_version_arn TEXT NOT NULL,
@@ -96,7 +97,7 @@ _VERSION_1 = (
         done {bool} NOT NULL,
         pages {bigint} NOT NULL,
         jobs {bigint} NOT NULL,
-        PRIMARY KEY (crawl_id, region, kind, solution_version_arn)
+        PRIMARY KEY (crawl_id, listed_account, region, kind, solution_version_arn)
     )""",
     """CREATE TABLE batch_jobs (
         arn TEXT PRIMARY KEY,

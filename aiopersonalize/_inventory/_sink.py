@@ -197,8 +197,10 @@ class InventoryCrawl:
     def batch(self, page: Page[Job]) -> Batch:
         """The page as rows to commit (for :meth:`write_batches`)."""
         rows, account = job_rows(page)
-        account = getattr(page, "account", None) or account
-        return Batch(_chain(page), rows, account, page.next_token, len(page.items))
+        # A crawl of several accounts names each page's; a listing is then keyed by it.
+        listed: str = getattr(page, "account", None) or ""
+        key = _chain(page)
+        return Batch(key, rows, listed or account, page.next_token, len(page.items), listed)
 
     async def write(self, page: Page[Job]) -> None:
         """Commit the page's jobs and its listing's position, in one transaction.

@@ -61,7 +61,7 @@ _STAGE_ROW = "INSERT INTO {} VALUES ({})".format(
         for n, c in enumerate(JOB_COLUMNS, start=1)
     ),
 )
-_LISTING = _s(q.LISTING.replace("{listings}", f"VALUES ({', '.join('?' * 9)})"))
+_LISTING = _s(q.LISTING.replace("{listings}", f"VALUES ({', '.join('?' * 10)})"))
 
 
 def _is_inventory(tables: set[str]) -> bool:
