@@ -22,6 +22,7 @@ from ._exceptions import (
     TransportTimeoutError,
     UsageError,
 )
+from ._inventory import CrawlResult, Inventory, InventoryCrawl, InventoryError
 from ._merge import ListingFailure, MergedListing, MergeProgress
 from ._models import (
     BatchInferenceJob,
@@ -86,10 +87,14 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "ConfigurationError",
+    "CrawlResult",
     "CrawlStrategy",
     "FieldsForThemeGeneration",
     "InvalidInputError",
     "InvalidNextTokenError",
+    "Inventory",
+    "InventoryCrawl",
+    "InventoryError",
     "JobInput",
     "JobKindName",
     "JobOutput",

@@ -256,12 +256,13 @@ gc.collect()
 LEAKS = ("Traceback", "Exception ignored", "Unclosed", "Task was destroyed", "never awaited")
 
 
-def run_page(page: Path, endpoint_url: str) -> tuple[list[str], str]:
-    """Run a page's examples in a Python process of its own, with warnings as errors;
-    the locations run, and what the examples printed. Fails on a non-zero exit or a
-    leak reported on stderr."""
+def run_page(page: Path, endpoint_url: str, cwd: Path) -> tuple[list[str], str]:
+    """Run a page's examples in a Python process of its own, in the directory ``cwd``
+    (for the files they write), with warnings as errors; the locations run, and what the
+    examples printed. Fails on a non-zero exit or a leak reported on stderr."""
     process = subprocess.run(
         [sys.executable, "-W", "error", "-c", RUNNER, str(ROOT), str(page), endpoint_url],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=50,
@@ -298,13 +299,13 @@ def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 @pytest.mark.usefixtures("no_aws_configuration")
 @pytest.mark.parametrize("page", pages_with_blocks(), ids=page_id)
 def test_the_examples_run_as_written_against_the_emulator(
-    page: Path, emulator_in_thread: Emulator
+    page: Path, emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
     """Each page's unmarked examples run in order, as written, in a process of their
-    own, against an emulator at the address they name, with no AWS credentials, region
-    or profile configured, and leak nothing."""
+    own in an empty directory, against an emulator at the address they name, with no AWS
+    credentials, region or profile configured, and leak nothing."""
     run = [b for b in python_blocks(page) if b.marker is None]
-    ran, printed = run_page(page, emulator_in_thread.endpoint_url)
+    ran, printed = run_page(page, emulator_in_thread.endpoint_url, tmp_path)
     assert ran == [b.where for b in run]
     if any(EXAMPLE_ENDPOINT in b.code for b in run):
         assert emulator_in_thread.stats.requests > 0

@@ -21,6 +21,7 @@ from typing import BinaryIO, TextIO
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
 from aiopersonalize import (
     DEFAULT_CONCURRENCY,
@@ -29,6 +30,8 @@ from aiopersonalize import (
     ChainKey,
     Client,
     CrawlStrategy,
+    InventoryCrawl,
+    InventoryError,
     JobKindName,
     ListingFailure,
     MergedListing,
@@ -45,6 +48,10 @@ from ._checkpoint import Journal
 from ._jsonl import Job, Sink, chain_arns, job_arn, page_lines
 
 __all__ = ["Outcome", "Plan", "crawl", "progress_text"]
+
+# Pages listed ahead of the inventory's writer at most: the listing is held up only
+# when the database falls this far behind (and memory stays bounded).
+_DATABASE_BUFFER = 64
 
 # The progress line is redrawn this often: lively, yet cheap next to the crawl.
 _PROGRESS_INTERVAL = 0.25
@@ -112,6 +119,7 @@ class Outcome:
     strategy: CrawlStrategy | None = None  # what a listing is: see the summary
     restarted: set[ChainKey] = field(default_factory=set)  # listed again from the start
     repeats_skipped: int = 0  # jobs of restarted chains the output already had
+    database: str | None = None  # the inventory's line of the summary (--db)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,27 +174,34 @@ def _chain(page: Page[Job]) -> ChainKey:
 
 async def _write_pages(
     listing: MergedListing[Job],
-    sink: Sink,
+    sink: Sink | None,
     journal: Journal | None,
     outcome: Outcome,
     earlier: Earlier | None,
+    store: MemoryObjectSendStream[Page[Job]] | None,
 ) -> None:
-    """Write each page, then journal it.
+    """Write each page (hand it to the inventory's writer, then as JSON Lines), then
+    journal it.
 
     The writes are synchronous: no cancellation can fall between a page's output and
-    its journal entry (a killed process is the journal's business). A chain listed
-    again from its start writes only the jobs the output does not hold yet.
+    its journal entry (a killed process is the journal's business; the inventory's
+    commits are whole pages by construction). A chain listed again from its start
+    writes only the jobs the output does not hold yet (the inventory takes them all:
+    its rows are keyed by ARN).
     """
     repeats = _Repeats(earlier)
     async with listing:
         async for listed in listing.pages():
             key = _chain(listed)
+            if store is not None:
+                await store.send(listed)
             page, restarted = repeats.filter(key, listed)
-            data = page_lines(page)
-            sink.write(data)
-            sink.flush()
-            if journal is not None:
-                journal.record(key, page.next_token, data, restarted=restarted)
+            if sink is not None:
+                data = page_lines(page)
+                sink.write(data)
+                sink.flush()
+                if journal is not None:
+                    journal.record(key, page.next_token, data, restarted=restarted)
             if restarted:
                 outcome.restarted.add(key)
                 outcome.repeats_skipped += len(listed.items) - len(page.items)
@@ -199,14 +214,42 @@ async def _write_pages(
 
 async def _consume(
     listing: MergedListing[Job],
-    sink: Sink,
+    sink: Sink | None,
     journal: Journal | None,
     outcome: Outcome,
     earlier: Earlier | None,
+    inventory: InventoryCrawl | None,
 ) -> None:
-    """:func:`_write_pages`, with a fatal error kept on the outcome."""
+    """:func:`_write_pages`, with a fatal error kept on the outcome; with an inventory,
+    its writer stores the pages in a task of its own, and a failed write ends the crawl."""
+    if inventory is None:
+        await _consume_into(listing, sink, journal, outcome, earlier, None)
+        return
+    send, receive = anyio.create_memory_object_stream[Page[Job]](_DATABASE_BUFFER)
+
+    async def store() -> None:
+        try:
+            await inventory.store(receive)
+        except InventoryError as exc:
+            outcome.error = outcome.error or exc
+            tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(store)
+        async with send:
+            await _consume_into(listing, sink, journal, outcome, earlier, send)
+
+
+async def _consume_into(
+    listing: MergedListing[Job],
+    sink: Sink | None,
+    journal: Journal | None,
+    outcome: Outcome,
+    earlier: Earlier | None,
+    store: MemoryObjectSendStream[Page[Job]] | None,
+) -> None:
     try:
-        await _write_pages(listing, sink, journal, outcome, earlier)
+        await _write_pages(listing, sink, journal, outcome, earlier, store)
     except BrokenPipeError:
         # The reader has gone (``crawl | head``): stop quietly, as a filter does.
         outcome.reader_gone = True
@@ -276,13 +319,16 @@ async def _report_progress(
 async def crawl(
     client: Client,
     plan: Plan,
-    sink: Sink,
+    sink: Sink | None,
     *,
     journal: Journal | None = None,
     progress: TextIO | None = None,
     earlier: Earlier | None = None,
+    inventory: InventoryCrawl | None = None,
 ) -> Outcome:
-    """Crawl ``plan`` into ``sink`` as JSON Lines; the returned outcome says how it went.
+    """Crawl ``plan`` into ``sink`` as JSON Lines (``None``: none) and into ``inventory``
+    (:meth:`~aiopersonalize.Inventory.begin_crawl`'s; the caller finishes it); the
+    returned outcome says how it went.
 
     ``journal``: the checkpoint's, positioned at the sink's end. Fatal errors and
     signals end the crawl and are kept on the outcome, never raised: what was written
@@ -300,7 +346,7 @@ async def crawl(
                 await tg.start(_watch_signals, tg.cancel_scope, outcome)
             if line is not None:
                 tg.start_soon(_report_progress, listing, client, outcome, line)
-            await _consume(listing, sink, journal, outcome, earlier)
+            await _consume(listing, sink, journal, outcome, earlier, inventory)
             tg.cancel_scope.cancel()
     finally:
         if line is not None:

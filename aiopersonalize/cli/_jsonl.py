@@ -1,16 +1,27 @@
 """The JSON Lines encoding of the crawl's output: one job per line.
 
 Each line is one JSON object: the job's ``kind``, ``account`` (12 digits) and
-``region``, then its AWS members (:meth:`to_dict`), timestamps in ISO 8601. The lines
-go to a :class:`Sink`.
+``region``, then its AWS members (:meth:`to_dict`), timestamps in ISO 8601
+(``datetime.isoformat()``), ASCII only. The lines go to a :class:`Sink`.
+
+msgspec encodes the records (a page in a few microseconds per job, where ``json.dumps``
+of each ``to_dict()`` was the slow part of a crawl): the same keys in the same order and
+the same values as ``json.dumps`` gives, byte for byte. msgspec writes a UTC timestamp
+with a ``Z``, ``isoformat()`` with ``+00:00``: the two timestamp members' values are
+rewritten (found after their keys, which no string value can contain: a quote inside a
+value is escaped). A page with a character beyond ASCII, or DEL, goes through
+``json.dumps``, which escapes them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
+
+import msgspec
 
 from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, ChainKey, Page
 
@@ -43,6 +54,15 @@ def _json_line(record: Mapping[str, Any]) -> bytes:
     return line.encode() + b"\n"
 
 
+_encode = msgspec.json.Encoder().encode
+# A UTC timestamp as msgspec writes it: the value of a member whose key ends in
+# "DateTime" (``creationDateTime``, ``lastUpdatedDateTime``), with or without its
+# microseconds. The pattern starts at the "Z" and looks back from there: a page is
+# searched at the speed of a literal.
+_STAMP = rb'DateTime":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d'
+_UTC_Z = re.compile(rb'Z"(?:(?<=' + _STAMP + rb'Z")|(?<=' + _STAMP + rb'\.\d{6}Z"))')
+
+
 def page_lines(page: Page[Job]) -> bytes:
     """The page's jobs as JSON Lines: kind, account, region, then the AWS members.
 
@@ -52,6 +72,12 @@ def page_lines(page: Page[Job]) -> bytes:
         return b""
     account = page.account or job_arn(page.items[0]).split(":", 5)[4]
     head = {"kind": page.kind, "account": account, "region": page.region}
+    # The head's members, then each record's: '{"kind":...,"region":...,' + '"...":...}'.
+    prefix = b"\n" + _json_line(head)[:-2] + b","
+    data = prefix.join([_encode(job)[1:] for job in page.items])
+    data = _UTC_Z.sub(b'+00:00"', prefix[1:] + data + b"\n")
+    if data.isascii() and b"\x7f" not in data:  # json.dumps escapes DEL too
+        return data
     return b"".join(_json_line({**head, **job.to_dict()}) for job in page.items)
 
 

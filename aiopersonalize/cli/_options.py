@@ -185,9 +185,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument(
         "--output",
         "-o",
-        default="-",
         metavar="FILE",
-        help="write the JSON Lines here (default -: stdout)",
+        help="write the JSON Lines here (default -: stdout, or none with --db)",
+    )
+    out.add_argument(
+        "--db",
+        metavar="URL",
+        help="upsert the jobs into this inventory database: sqlite:///PATH (or a plain "
+        "path) or postgresql://...; a rerun resumes an interrupted crawl from it",
     )
     out.add_argument(
         "--checkpoint",
@@ -214,9 +219,10 @@ class Options:
     max_rps: float | None
     retry_mode: RetryMode | None
     max_attempts: int | None
-    output: str
+    output: str | None  # None: no JSON Lines (--db alone)
     checkpoint: str | None
     progress: ProgressMode
+    db: str | None = None
 
 
 class OptionsError(Exception):
@@ -260,12 +266,19 @@ def _accounts(args: argparse.Namespace) -> Organization | RoleArns | None:
 def read_options(args: argparse.Namespace) -> Options:
     """The options of the parsed ``args``, repeated values once each.
 
-    :raises OptionsError: a checkpoint without an output file, or in the output's place.
+    :raises OptionsError: a checkpoint without an output file, in the output's place, or
+        with ``--db``.
     """
+    output = args.output if args.output is not None or args.db is not None else "-"
     if args.checkpoint is not None:
-        if args.output == "-":
+        if args.db is not None:
+            raise OptionsError(
+                "--checkpoint is for JSON Lines alone: with --db, the database is the "
+                "checkpoint (a rerun resumes from it)"
+            )
+        if output in (None, "-"):
             raise OptionsError("--checkpoint needs --output FILE (output to stdout cannot resume)")
-        if Path(args.checkpoint).resolve() == Path(args.output).resolve():
+        if Path(args.checkpoint).resolve() == Path(output).resolve():
             raise OptionsError("--checkpoint and --output must be different files")
     kinds = cast("tuple[JobKindName, ...]", _unique(args.kind) or JOB_KIND_NAMES)
     regions = _unique(args.region)
@@ -291,7 +304,8 @@ def read_options(args: argparse.Namespace) -> Options:
         max_rps=args.max_rps,
         retry_mode=args.retry_mode,
         max_attempts=args.max_attempts,
-        output=args.output,
+        output=output,
         checkpoint=args.checkpoint,
         progress=args.progress,
+        db=args.db,
     )

@@ -24,7 +24,7 @@ __all__ = ["Target", "open_target"]
 class Target:
     """The output (and journal) of one run, positioned where this run appends."""
 
-    sink: BinaryIO
+    sink: BinaryIO | None  # None: no JSON Lines (--db alone)
     journal: Journal | None = None
     recovered: Recovered | None = None
     owned: bool = True
@@ -39,10 +39,10 @@ class Target:
         try:
             if self.journal is not None:
                 self.journal.close()
-            else:
+            elif self.sink is not None:
                 self.sink.flush()
         finally:
-            if self.owned:
+            if self.owned and self.sink is not None:
                 self.sink.close()
 
     def discard_new_journal(self) -> None:
@@ -64,7 +64,7 @@ def _checkpoint_params(options: Options) -> dict[str, Any]:
         "endpoint_url": options.endpoint_url,
         "profile": options.profile,
         "page_size": plan.page_size,
-        "output": str(Path(options.output).resolve()),
+        "output": str(Path(options.output or "-").resolve()),
     }
 
 
@@ -77,6 +77,8 @@ def open_target(options: Options) -> Target:
     """
     if options.output == "-":
         return Target(sys.stdout.buffer, owned=False)
+    if options.output is None:  # --db alone: no JSON Lines
+        return Target(None, owned=False)
     output = Path(options.output)
     if options.checkpoint is None:
         return Target(output.open("wb"))

@@ -144,6 +144,8 @@ def _summary_lines(outcome: Outcome, checkpoint: str | None) -> Sequence[str]:
             f"accounts: {p.accounts_opened} of {p.accounts} opened, {p.accounts_failed} "
             f"refused; jobs found in {_plural(len(outcome.accounts), 'account')}"
         )
+    if outcome.database is not None:
+        lines.append(outcome.database)
     if outcome.progress is not None:
         p = outcome.progress
         unit = (

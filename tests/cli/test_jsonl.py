@@ -24,9 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, Client
+from aiopersonalize import BatchInferenceJobSummary, BatchSegmentJobSummary, Client, Page
 from aiopersonalize.cli import main
 from aiopersonalize.cli._engine import Plan, crawl
+from aiopersonalize.cli._jsonl import page_lines
 
 from ..peers import VERSION_ARN, Reply, scripted_peer
 
@@ -266,3 +267,43 @@ async def test_a_job_line_is_written_exactly_so(served: Served, tmp_path: Path) 
         b'"solutionVersionArn":"' + VERSION_ARN.encode() + b'",'
         b'"batchInferenceJobMode":"BATCH_INFERENCE"}\n'
     )
+
+
+def _account(record: Any) -> str:
+    """The account the record's ARN names (its fifth field), as a page of one account has."""
+    arn = record.to_dict().get("batchInferenceJobArn") or record.to_dict()["batchSegmentJobArn"]
+    return str(arn.split(":", 5)[4])
+
+
+def _reference_lines(kind: str, records: Sequence[Any]) -> bytes:
+    """The lines as ``json.dumps`` wrote them before msgspec did: the format to keep."""
+
+    def default(value: object) -> str:
+        assert isinstance(value, datetime)
+        return value.isoformat()
+
+    return b"".join(
+        json.dumps(
+            {"kind": kind, "account": _account(record), "region": REGION, **record.to_dict()},
+            default=default,
+            separators=(",", ":"),
+            ensure_ascii=True,
+            allow_nan=False,
+        ).encode()
+        + b"\n"
+        for record in records
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["inference", "segment"]),
+    items=st.data(),
+)
+def test_page_lines_are_byte_for_byte_json_dumps(kind: str, items: st.DataObject) -> None:
+    """The msgspec-encoded page is byte for byte what json.dumps of each record gave (ASCII
+    escapes, member order, isoformat timestamps), whatever the records hold."""
+    wire = items.draw(st.lists(jobs(kind), max_size=5))
+    records = tuple(RECORDS[kind].from_wire(job) for job in wire)
+    page = Page(records, None, region=REGION, kind=kind)  # type: ignore[arg-type]
+    assert page_lines(page) == _reference_lines(kind, records)

@@ -38,14 +38,23 @@ LAYERS = (
     "_discovery",
     "_merge",
     "_client",
+    "_inventory",
     "__init__",
 )
 
 
 def package_imports(module: str) -> set[str]:
-    """The package's own modules that ``aiopersonalize/<module>.py`` imports."""
+    """The package's own modules that ``aiopersonalize/<module>.py`` imports (or the
+    files of the subpackage ``aiopersonalize/<module>/``, through ``..``)."""
+    if (PACKAGE / module).is_dir():
+        found = set()
+        for path in (PACKAGE / module).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level == 2:
+                    found.add(node.module or "__init__")
+        return found
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    found: set[str] = set()
+    found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module is not None:

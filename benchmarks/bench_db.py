@@ -1,0 +1,284 @@
+"""Database: the inventory sink's speed, alone and behind a crawl, in SQLite and PostgreSQL.
+
+The acceptance (issue 15, item 5):
+
+(a) the sink alone, records already in memory to committed rows: at least 50,000
+    jobs/s into SQLite and 20,000 into a local PostgreSQL. 200,000 jobs (quick: 50,000)
+    in pages of 100, handed to the inventory's writer as a crawl hands them
+    (``InventoryCrawl.store``: the pages waiting, up to 64, in one transaction), into a
+    new inventory each repetition (every job new: a row and a 'created' history row
+    each, the heaviest case). The row: the time taken against the time the required
+    rate allows (ratio <= 1).
+(b) a 1,000,000-job crawl (quick: 200,000) from the emulator (no latency; in a
+    subprocess, so its CPU is not ours) into each database, and into JSON Lines,
+    against the same crawl with no sink (``crawl_batch_jobs()`` pages collected in
+    memory): at least 0.9 of its jobs/s for each, i.e. at most 1/0.9 of its time. The
+    sinks run as ``aiopersonalize crawl`` runs them (``cli._engine.crawl``): ``--db``
+    alone, and ``--output FILE`` alone.
+
+The emulator serves 5 regions with one solution version each, 100,000 inference and
+100,000 segment jobs per region (quick: 20,000): 10 account-wide listings of 100-job
+pages, ``concurrency=10``. PostgreSQL is the server ``AIOPERSONALIZE_TEST_POSTGRES_URL``
+names, or a throwaway cluster started here (``tests/db/cluster.py``); each run writes
+to a schema of its own. SQLite and JSON Lines files go to a temporary directory.
+
+3 repetitions, interleaved (quick: 2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from _common import Contender, Measurement, Row, client_options, interleave, log, median
+
+import aiopersonalize
+from aiopersonalize import BatchInferenceJobSummary, Inventory, Page
+from aiopersonalize._inventory import BUFFER_PAGES
+from aiopersonalize.cli._engine import Plan, crawl
+from aiopersonalize.emulator import EmulatorOptions, EmulatorProcess, InventorySpec
+
+__all__ = ["DESCRIPTION", "NAME", "run"]
+
+NAME = "db"
+DESCRIPTION = (
+    "inventory database: the sink alone (SQLite, PostgreSQL) and a 1,000,000-job crawl "
+    "into SQLite, PostgreSQL and JSON Lines vs no sink"
+)
+
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
+SINK_JOBS, QUICK_SINK_JOBS = 200_000, 50_000
+CRAWL_JOBS, QUICK_CRAWL_JOBS = 1_000_000, 200_000
+REPETITIONS, QUICK_REPETITIONS = 3, 2
+REQUIRED = {"SQLite": 50_000, "PostgreSQL": 20_000}
+CRAWL_LIMIT = 1 / 0.9
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ("nightly", "weekly", "backfill", "holiday", "campaign", "refresh", "email", "promo")
+
+
+@contextlib.contextmanager
+def _postgres_server() -> Any:
+    url = os.environ.get("AIOPERSONALIZE_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    sys.path.insert(0, str(ROOT))
+    from tests.db import cluster
+
+    directory = cluster.temporary()
+    try:
+        yield cluster.start(directory)
+    finally:
+        cluster.stop(directory)
+
+
+async def _schema_url(server: str) -> str:
+    """A URL whose tables live in a new schema of its own."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    async with await psycopg.AsyncConnection.connect(server, autocommit=True) as conn:
+        await conn.execute(f"CREATE SCHEMA {schema}".encode())
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def _pages(jobs: int) -> list[Page[Any]]:
+    """Pages of 100 inference jobs as a listing hands them over: newest first, their
+    names (so ARNs) in no particular order, as the emulator's and real accounts' are."""
+    base = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    version = "arn:aws:personalize:us-east-1:123456789012:solution/s/v1"
+    pages = []
+    for start in range(0, jobs, 100):
+        items = tuple(
+            BatchInferenceJobSummary(
+                batch_inference_job_arn="arn:aws:personalize:us-east-1:123456789012:"
+                f"batch-inference-job/{_name(n)}",
+                job_name=_name(n),
+                status="ACTIVE",
+                creation_date_time=base + timedelta(seconds=n),
+                last_updated_date_time=base + timedelta(seconds=n, minutes=40),
+                solution_version_arn=version,
+                batch_inference_job_mode="BATCH_INFERENCE",
+            )
+            for n in range(start, min(start + 100, jobs))
+        )
+        token = None if start + 100 >= jobs else f"t{start}"
+        pages.append(Page(items, token, None, "us-east-1", "inference"))
+    return pages
+
+
+def _name(n: int) -> str:
+    """Job ``n``'s name: a word picked by the CRC of ``n``, then ``n``."""
+    return f"{WORDS[zlib.crc32(str(n).encode()) % len(WORDS)]}-{n:08d}"
+
+
+async def _sink_alone(url: Callable[[], Awaitable[str]], pages: list[Page[Any]]) -> Measurement:
+    """The pages through the inventory's writer (``InventoryCrawl.store``), as a crawl
+    hands them over, from first to last committed."""
+    async with Inventory(await url()) as inventory:
+        run = await inventory.begin_crawl()
+        send, receive = anyio.create_memory_object_stream[Page[Any]](BUFFER_PAGES)
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run.store, receive)
+            async with send:
+                for page in pages:
+                    await send.send(page)
+        wall = time.perf_counter() - start
+        result = await run.finish()
+    jobs = sum(len(p.items) for p in pages)
+    if result.seen != jobs:
+        raise RuntimeError(f"{result.seen} jobs stored; expected {jobs}")
+    return {"wall": wall, "jobs": jobs}
+
+
+async def _no_sink(client: aiopersonalize.Client) -> Measurement:
+    start = time.perf_counter()
+    collected: list[Any] = []
+    async with client.crawl_batch_jobs(regions=REGIONS) as listing:
+        async for page in listing.pages():
+            collected.extend(page.items)
+    return {"wall": time.perf_counter() - start, "jobs": len(collected)}
+
+
+async def _engine_crawl(
+    client: aiopersonalize.Client, *, url: str | None = None, output: Path | None = None
+) -> Measurement:
+    plan = Plan(regions=REGIONS)
+    start = time.perf_counter()
+    if url is not None:
+        async with Inventory(url) as inventory:
+            run = await inventory.begin_crawl(regions=REGIONS)
+            outcome = await crawl(client, plan, None, inventory=run)
+            result = await run.finish(failures=outcome.failures, error=outcome.error)
+        wall = time.perf_counter() - start
+        if result.seen != sum(outcome.jobs.values()):
+            raise RuntimeError(f"{result.seen} stored of {sum(outcome.jobs.values())}")
+    else:
+        assert output is not None
+        with output.open("wb") as sink:
+            outcome = await crawl(client, plan, sink)
+        wall = time.perf_counter() - start
+    if outcome.error is not None or outcome.failures:
+        raise RuntimeError(f"the crawl failed: {outcome.error or outcome.failures}")
+    return {"wall": wall, "jobs": sum(outcome.jobs.values())}
+
+
+@contextlib.asynccontextmanager
+async def _emulator(jobs: int) -> AsyncIterator[EmulatorProcess]:
+    per_kind = jobs // (2 * len(REGIONS))
+    inventory = InventorySpec(
+        dataset_groups=1,
+        solutions_per_dataset_group=1,
+        versions_per_solution=1,
+        inference_jobs_per_version=per_kind,
+        segment_jobs_per_version=per_kind,
+    )
+    async with EmulatorProcess(EmulatorOptions(inventory=inventory)) as emulator:
+        yield emulator
+
+
+async def run(quick: bool) -> list[Row]:
+    repetitions = QUICK_REPETITIONS if quick else REPETITIONS
+    sink_jobs = QUICK_SINK_JOBS if quick else SINK_JOBS
+    crawl_jobs = QUICK_CRAWL_JOBS if quick else CRAWL_JOBS
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp, _postgres_server() as server:
+        files = Path(tmp)
+
+        async def sqlite_url() -> str:
+            return f"sqlite:///{files / uuid.uuid4().hex}.db"
+
+        async def postgres_url() -> str:
+            return await _schema_url(server)
+
+        # (a) the sink alone
+        pages = _pages(sink_jobs)
+        log(NAME, f"(a) {sink_jobs} jobs in pages of 100, into a new inventory each run")
+        samples = await interleave(
+            [
+                Contender("SQLite", lambda: _sink_alone(sqlite_url, pages)),
+                Contender("PostgreSQL", lambda: _sink_alone(postgres_url, pages)),
+            ],
+            repetitions,
+        )
+        for name, runs in samples.items():
+            wall = median([r["wall"] for r in runs])
+            budget = sink_jobs / REQUIRED[name]
+            ratios = [r["wall"] / budget for r in runs]
+            log(NAME, f"(a) {name}: {sink_jobs / wall:,.0f} jobs/s")
+            rows.append(
+                Row(
+                    benchmark=NAME,
+                    measure=f"sink alone, {name}: time / at {REQUIRED[name]:,} jobs/s "
+                    f"({sink_jobs / wall:,.0f} jobs/s)",
+                    unit="s",
+                    ours=wall,
+                    peer=budget,
+                    ratio=median(ratios),
+                    spread=(min(ratios), max(ratios)),
+                    limit=1.0,
+                )
+            )
+        # (b) a crawl into each sink against no sink
+        log(NAME, f"(b) a {crawl_jobs}-job crawl from the emulator, {len(REGIONS)} regions")
+        async with (
+            _emulator(crawl_jobs) as emulator,
+            aiopersonalize.Client(**client_options(emulator.endpoint_url)) as client,
+        ):
+            await _no_sink(client)  # warm-up: connections, models
+            contenders = [
+                Contender("no sink", lambda: _no_sink(client)),
+                Contender("SQLite", lambda: _crawl_into(client, url=sqlite_url)),
+                Contender("PostgreSQL", lambda: _crawl_into(client, url=postgres_url)),
+                Contender(
+                    "JSON Lines",
+                    lambda: _engine_crawl(client, output=files / "jobs.jsonl"),
+                ),
+            ]
+            samples = await interleave(contenders, repetitions)
+        base = samples["no sink"]
+        for name in ("SQLite", "PostgreSQL", "JSON Lines"):
+            runs = samples[name]
+            for r in runs:
+                if r["jobs"] != crawl_jobs:
+                    raise RuntimeError(f"{name}: {r['jobs']} jobs; expected {crawl_jobs}")
+            ratios = [r["wall"] / b["wall"] for r, b in zip(runs, base, strict=True)]
+            wall = median([r["wall"] for r in runs])
+            base_wall = median([b["wall"] for b in base])
+            log(NAME, f"(b) {name}: {crawl_jobs / wall:,.0f} jobs/s, no sink "
+                      f"{crawl_jobs / base_wall:,.0f}")  # fmt: skip
+            rows.append(
+                Row(
+                    benchmark=NAME,
+                    measure=f"crawl of {crawl_jobs:,} jobs into {name} / no sink: time "
+                    f"({crawl_jobs / wall:,.0f} vs {crawl_jobs / base_wall:,.0f} jobs/s)",
+                    unit="s",
+                    ours=wall,
+                    peer=base_wall,
+                    ratio=median(ratios),
+                    spread=(min(ratios), max(ratios)),
+                    limit=CRAWL_LIMIT,
+                    target=1.0,
+                )
+            )
+    return rows
+
+
+async def _crawl_into(
+    client: aiopersonalize.Client, *, url: Callable[[], Awaitable[str]]
+) -> Measurement:
+    return await _engine_crawl(client, url=await url())
