@@ -663,8 +663,8 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered(
 ) -> None:
     """A crawl resumed from a prefix of a complete crawl's pages (each chain's last token,
     None for finished chains) delivers exactly the jobs the prefix lacks: with the prefix,
-    every job once; and it sends only the requests of the unfinished chains' remaining
-    pages, none for finished chains."""
+    every job once; it sends only the requests of the unfinished chains' remaining
+    pages, none for finished chains; and its progress counts every chain done."""
     page_size = 2  # 6 jobs: 3 pages per chain
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
         complete = await all_pages(
@@ -696,6 +696,8 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered(
     assert {chain_of(page) for page in rest}.isdisjoint(
         {chain for chain, token in resume.items() if token is None}
     )
+    # Chains finished by the earlier run count as done: the crawl reports all of them.
+    assert listing.progress.versions == listing.progress.versions_done == 2 * VERSIONS
 
 
 # -- error policies ---------------------------------------------------------------------
@@ -761,6 +763,26 @@ def discovery_failures_account() -> FakeAccount:
     denied_solution = account.add_solution(REGION, "c", "c2", 1)
     account.denied |= {account.group(REGION, "b"), denied_solution, OTHER_REGION}
     return account
+
+
+async def test_a_version_discovered_twice_is_listed_once() -> None:
+    """When discovery returns a solution version twice (a service answering with a
+    repeat), its jobs are listed and delivered once and it counts as one chain per kind."""
+    account = FakeAccount.build({REGION: {"a": 2}})
+    versions = account.tree[REGION][account.group(REGION, "a")][account.solution(REGION, "a")]
+    versions.append(versions[0])
+    async with (
+        fake_service(account) as peer,
+        Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
+    ):
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=2)
+        pages = await all_pages(listing)
+    jobs = delivered(pages)
+    assert len(jobs) == len(set(jobs))
+    assert set(jobs) == account.jobs()
+    listed = Counter(op for op, _ in peer.requests if op in LIST_OPERATIONS.values())
+    assert listed == {operation: 2 for operation in LIST_OPERATIONS.values()}
+    assert listing.progress.versions == listing.progress.versions_done == 2 * 2
 
 
 async def test_skip_records_failed_discovery_calls_and_lists_the_rest() -> None:
