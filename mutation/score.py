@@ -31,7 +31,7 @@ from pathlib import Path
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mutation"
@@ -144,17 +144,22 @@ def _run_mutmut(work: Path, jobs: int) -> None:
         raise SystemExit(f"mutmut failed in {work} (exit {done.returncode})")
 
 
-def _verdicts(work: Path) -> dict[str, str]:
-    out = subprocess.run(
-        [str(_mutmut()), "results", "--all", "true"],
+def _mutmut_output(work: Path, *args: str) -> str:
+    """What ``mutmut ARGS`` prints, run in the scratch project."""
+    return subprocess.run(
+        [str(_mutmut()), *args],
         cwd=work,
         check=True,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": ""},
     ).stdout
+
+
+def _verdicts(work: Path) -> dict[str, str]:
+    """Every mutant's verdict, by mutmut's name for it."""
     verdicts = {}
-    for line in out.splitlines():
+    for line in _mutmut_output(work, "results", "--all", "true").splitlines():
         name, sep, status = line.strip().rpartition(": ")
         if sep:
             verdicts[name] = status
@@ -163,14 +168,7 @@ def _verdicts(work: Path) -> dict[str, str]:
 
 def _describe(work: Path, name: str) -> Mutant:
     """A mutant's stable description: its function and the line it changes."""
-    diff = subprocess.run(
-        [str(_mutmut()), "show", name],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": ""},
-    ).stdout
+    diff = _mutmut_output(work, "show", name)
     lines = [line for line in diff.splitlines() if not line.startswith(("---", "+++"))]
     removed = [line[1:].strip() for line in lines if line.startswith("-")]
     added = [line[1:].strip() for line in lines if line.startswith("+")]
@@ -185,12 +183,13 @@ def _survives_by_hand(work: Path, module: str, mutant: Mutant, tests: Sequence[s
     source, in a fresh interpreter: mutmut switches mutants at call time, so it cannot
     reach code run once at import (such as building a module's constants)."""
     source = work / module
-    subprocess.run(
-        [str(_mutmut()), "apply", mutant.name], cwd=work, check=True, capture_output=True
-    )
+    # The tests mutmut ran it against (for code run at import: the first test that
+    # imported it), or all of the module's when it found none.
+    chosen = _mutmut_output(work, "tests-for-mutant", mutant.name).split() or list(tests)
+    _mutmut_output(work, "apply", mutant.name)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *chosen],
             cwd=work,
             env={**os.environ, "PYTHONPATH": str(work)},
             check=False,
@@ -206,7 +205,7 @@ def _equivalents(module: str) -> list[dict[str, str]]:
     return [entry for entry in data.get("mutant", []) if entry["module"] == module]
 
 
-def measure(module: str, tests: Sequence[str], jobs: int) -> Score:
+def measure(module: str, tests: Sequence[str], jobs: int, *, confirm: bool = True) -> Score:
     work = _prepare(module, tests)
     _run_mutmut(work, jobs)
     verdicts = _verdicts(work)
@@ -221,7 +220,7 @@ def measure(module: str, tests: Sequence[str], jobs: int) -> Score:
         if status not in _SURVIVED:
             raise SystemExit(f"{name}: mutmut's verdict {status!r} is not one this script knows")
         mutant = _describe(work, name)
-        if not _survives_by_hand(work, module, mutant, tests):
+        if confirm and not _survives_by_hand(work, module, mutant, tests):
             score.killed += 1
             score.by_hand.append(mutant)
         elif mutant.key() in known:
@@ -262,6 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="e.g. _paging (default: all core modules)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="take mutmut's survivors as they are, without running each again in a fresh "
+        "interpreter (faster; code run at import then shows as surviving)",
+    )
     args = parser.parse_args(argv)
     chosen = [m for m in MODULES if not args.modules or Path(m).stem in args.modules]
     unknown = set(args.modules) - {Path(m).stem for m in MODULES}
@@ -270,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = []
     for module in chosen:
         print(f"== {module}", flush=True)
-        scores.append(measure(module, MODULES[module], args.jobs))
+        scores.append(measure(module, MODULES[module], args.jobs, confirm=not args.quick))
     return 0 if _report(scores) else 1
 
 

@@ -344,10 +344,13 @@ def test_changed_value_of_the_right_type_is_damage(tmp_path: Path, where: str, c
     [
         ({"kind": "bogus"}, "a job kind this crawl does not list: 'bogus'"),
         ({"region": "Not A Region"}, "is not a valid region name"),
-        ({"version": "solution/a/1"}, "does not match the ARN pattern"),
+        (
+            {"version": "solution/a/1"},
+            r"does not match the ARN pattern 'arn:([a-z\\d-]+):personalize:.*:.*:.+'",
+        ),
         ({"token": "caf\u00e9"}, "token must be ASCII"),
         ({"token": "t" * 1501}, "the limit is 1500"),
-        ({"token": 5}, "expected a str token"),
+        ({"token": 5}, "expected a str token, got int"),
         ({"offset": 2}, "the output offset goes back"),
         ({"offset": -1}, "offset or output_crc out of range"),
         ({"offset": True}, "offset or output_crc out of range"),
@@ -368,7 +371,35 @@ def test_sealed_entry_that_makes_no_sense_is_damage(
     rewrite(journal, 4, **changes)
     with pytest.raises(CheckpointError, match="damaged at line 4") as refused:
         recover(journal, output, PARAMS, kinds=KINDS)
-    assert reason in str(refused.value)
+    named = re.fullmatch(
+        r"the checkpoint is damaged at line 4 \((.*)\); delete .*", str(refused.value)
+    )
+    assert named is not None
+    assert named.group(1).endswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # nested beyond the decoder
+        (b"[1]", "not a JSON object"),
+        (b'{"crc":4294967296}', "no checksum"),  # no CRC-32 is that large
+    ],
+)
+def test_a_line_that_is_no_sealed_object_is_damage_saying_what_it_is(
+    tmp_path: Path, line: bytes, reason: str
+) -> None:
+    """A whole line that is not a JSON object, or whose checksum no CRC-32 can be, is
+    refused as damage in words naming the line and what is wrong with it."""
+    journal, output = journal_with(tmp_path, [(V1, "t1", b"a\n"), (V1, None, b"b\n")])
+    header, _first, second = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(header + line + b"\n" + second)
+    with pytest.raises(CheckpointError) as refused:
+        recover(journal, output, PARAMS, kinds=KINDS)
+    assert str(refused.value) == (
+        f"the checkpoint is damaged at line 2 ({reason}); "
+        "delete the checkpoint and rerun the command to start over"
+    )
 
 
 def test_kinds_this_crawl_does_not_list_are_damage(tmp_path: Path) -> None:
@@ -377,6 +408,35 @@ def test_kinds_this_crawl_does_not_list_are_damage(tmp_path: Path) -> None:
     journal, output = journal_with(tmp_path, [(S1, None, b"a\n")])
     with pytest.raises(CheckpointError, match=r"damaged at line 2 \(a job kind this crawl"):
         recover(journal, output, PARAMS, kinds=("inference",))
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (
+            canonical({"aiopersonalize-checkpoint": 3, "params": PARAMS, "crc": 1}),
+            "the header: checksum mismatch",
+        ),
+        (resealed([{"aiopersonalize-checkpoint": 3}]).rstrip(), "the header has no parameters"),
+        (
+            resealed([{"aiopersonalize-checkpoint": 3, "params": PARAMS, "extra": 1}]).rstrip(),
+            "the header has no parameters",
+        ),
+    ],
+)
+def test_a_damaged_header_is_refused_as_damage_at_line_1(
+    tmp_path: Path, header: bytes, reason: str
+) -> None:
+    """A header of this format whose checksum fails, or whose members are not exactly the
+    format and the parameters, is refused as damage at line 1, saying what is wrong."""
+    journal, output = journal_with(tmp_path, [(V1, None, b"a\n")])
+    journal.write_bytes(header + b"\n" + journal.read_bytes().partition(b"\n")[2])
+    with pytest.raises(CheckpointError) as refused:
+        recover(journal, output, PARAMS, kinds=KINDS)
+    assert str(refused.value) == (
+        f"the checkpoint is damaged at line 1 ({reason}); "
+        "delete the checkpoint and rerun the command to start over"
+    )
 
 
 def test_header_is_written_whole_without_leftovers(tmp_path: Path) -> None:

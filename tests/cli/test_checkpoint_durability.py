@@ -149,6 +149,7 @@ def test_each_line_is_readable_when_record_returns(setup: Setup, sink: BinaryIO)
         seen = entries(setup.journal)
         assert len(seen) == n + 1
         assert (seen[-1]["token"], seen[-1]["offset"]) == (f"t{n}", offset)
+        assert "restarted" not in seen[-1]  # only pages recorded as restarted say so
     assert setup.disk.take() == []  # no interval has passed: nothing forced yet
     log.close()
 
