@@ -410,33 +410,64 @@ def test_kinds_this_crawl_does_not_list_are_damage(tmp_path: Path) -> None:
         recover(journal, output, PARAMS, kinds=("inference",))
 
 
+DAMAGED_1 = "the checkpoint is damaged at line 1 ({}); delete the checkpoint and rerun the command to start over"
+FEWER_PARAMS = {k: v for k, v in PARAMS.items() if k != "page_size"}
+
+
 @pytest.mark.parametrize(
-    ("header", "reason"),
+    ("header", "message"),
     [
         (
             canonical({"aiopersonalize-checkpoint": 3, "params": PARAMS, "crc": 1}),
-            "the header: checksum mismatch",
+            DAMAGED_1.format("the header: checksum mismatch"),
         ),
-        (resealed([{"aiopersonalize-checkpoint": 3}]).rstrip(), "the header has no parameters"),
+        (
+            resealed([{"aiopersonalize-checkpoint": 3}]).rstrip(),
+            DAMAGED_1.format("the header has no parameters"),
+        ),
         (
             resealed([{"aiopersonalize-checkpoint": 3, "params": PARAMS, "extra": 1}]).rstrip(),
-            "the header has no parameters",
+            DAMAGED_1.format("the header has no parameters"),
+        ),
+        (b'{"aiopersonalize-checkpoint":3,', DAMAGED_1.format("the header is not valid")),
+        (b'{"hello":1}', "not an aiopersonalize checkpoint"),
+        (
+            resealed([{"aiopersonalize-checkpoint": 3, "params": FEWER_PARAMS}]).rstrip(),
+            "the checkpoint was made by a different crawl (page_size differ)",
         ),
     ],
 )
-def test_a_damaged_header_is_refused_as_damage_at_line_1(
-    tmp_path: Path, header: bytes, reason: str
+def test_a_header_not_of_this_crawl_is_refused_saying_why(
+    tmp_path: Path, header: bytes, message: str
 ) -> None:
-    """A header of this format whose checksum fails, or whose members are not exactly the
-    format and the parameters, is refused as damage at line 1, saying what is wrong."""
+    """A header whose checksum fails, whose members are not exactly the format and the
+    parameters, that is not JSON, not a checkpoint's, or that lacks a parameter this
+    crawl has, is refused with words saying which."""
     journal, output = journal_with(tmp_path, [(V1, None, b"a\n")])
     journal.write_bytes(header + b"\n" + journal.read_bytes().partition(b"\n")[2])
     with pytest.raises(CheckpointError) as refused:
         recover(journal, output, PARAMS, kinds=KINDS)
-    assert str(refused.value) == (
-        f"the checkpoint is damaged at line 1 ({reason}); "
-        "delete the checkpoint and rerun the command to start over"
-    )
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"aiopersonalize-checkpoint":3,"par', DAMAGED_1.format("the header is torn")),
+        (b"hello", "not an aiopersonalize checkpoint"),
+        (b"", "not an aiopersonalize checkpoint"),
+    ],
+)
+def test_a_journal_without_a_whole_line_is_refused_saying_why(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """A journal without a single whole line is a torn header when it starts like one,
+    and otherwise not a checkpoint at all, in those words."""
+    (tmp_path / "o").write_bytes(b"")
+    (tmp_path / "j").write_bytes(content)
+    with pytest.raises(CheckpointError) as refused:
+        recover(tmp_path / "j", tmp_path / "o", PARAMS, kinds=KINDS)
+    assert str(refused.value) == message
 
 
 def test_header_is_written_whole_without_leftovers(tmp_path: Path) -> None:
