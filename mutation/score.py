@@ -63,6 +63,13 @@ MODULES: dict[str, tuple[str, ...]] = {
     # The database sink, when it lands: "aiopersonalize/cli/_database.py": (its test files),
 }
 
+# Functions run once when their module is imported, which mutmut cannot switch a mutant
+# into (it does so at call time): their survivors are written into the source and
+# tested in a fresh interpreter instead (see _survives_by_hand).
+RUN_AT_IMPORT: dict[str, frozenset[str]] = {
+    "aiopersonalize/_wire.py": frozenset({"Shape.__init__"}),  # building SHAPES
+}
+
 # mutmut's verdicts (``mutmut results --all true``) as this report counts them: a
 # timeout is a mutant the tests noticed (it made them hang), "no tests" one they missed.
 _KILLED = {"killed", "timeout", "caught by type check"}
@@ -105,10 +112,15 @@ def _mutmut() -> Path:
     return Path(sys.executable).parent / "mutmut"
 
 
+def _work(module: str) -> Path:
+    """The scratch project of ``module``."""
+    return WORK / Path(module).stem.lstrip("_")
+
+
 def _prepare(module: str, tests: Sequence[str]) -> Path:
     """A fresh scratch project for ``module``: the package, the tests, and a
     ``pyproject.toml`` whose ``[tool.mutmut]`` mutates that module only."""
-    work = WORK / Path(module).stem.lstrip("_")
+    work = _work(module)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -136,9 +148,9 @@ def _toml(value: object) -> str:
     return str(value)
 
 
-def _run_mutmut(work: Path, jobs: int) -> None:
+def _run_mutmut(work: Path, jobs: int, names: Sequence[str] = ()) -> None:
     env = {**os.environ, "PYTHONPATH": ""}  # the scratch copy is the package under test
-    command = [str(_mutmut()), "run", "--max-children", str(jobs)]
+    command = [str(_mutmut()), "run", "--max-children", str(jobs), *names]
     done = subprocess.run(command, cwd=work, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"mutmut failed in {work} (exit {done.returncode})")
@@ -185,7 +197,8 @@ def _survives_by_hand(work: Path, module: str, mutant: Mutant, tests: Sequence[s
     source = work / module
     # The tests mutmut ran it against (for code run at import: the first test that
     # imported it), or all of the module's when it found none.
-    chosen = _mutmut_output(work, "tests-for-mutant", mutant.name).split() or list(tests)
+    chosen = _mutmut_output(work, "tests-for-mutant", mutant.name).splitlines() or list(tests)
+    original = source.read_bytes()
     _mutmut_output(work, "apply", mutant.name)
     try:
         done = subprocess.run(
@@ -196,7 +209,9 @@ def _survives_by_hand(work: Path, module: str, mutant: Mutant, tests: Sequence[s
             capture_output=True,
         )
     finally:
-        shutil.copyfile(ROOT / module, source)
+        source.write_bytes(original)
+    if done.returncode not in (0, 1, 2):  # 2: the mutated module broke the collection
+        raise SystemExit(f"pytest could not run {mutant.name}'s tests:\n{done.stdout.decode()}")
     return done.returncode == 0
 
 
@@ -205,9 +220,32 @@ def _equivalents(module: str) -> list[dict[str, str]]:
     return [entry for entry in data.get("mutant", []) if entry["module"] == module]
 
 
-def measure(module: str, tests: Sequence[str], jobs: int, *, confirm: bool = True) -> Score:
-    work = _prepare(module, tests)
-    _run_mutmut(work, jobs)
+def measure(
+    module: str,
+    tests: Sequence[str],
+    jobs: int,
+    *,
+    confirm: bool = False,
+    reuse: bool = False,
+    again: bool = False,
+) -> Score:
+    """Run mutmut on ``module`` (with ``reuse``, take the last run's verdicts; with
+    ``again``, run the last run's survivors again against the tests as they are now)
+    and count its mutants."""
+    if again:
+        work = _work(module)
+        # The tests as they are now; mutmut finds the new ones and learns what they reach.
+        shutil.rmtree(work / "tests")
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+        names = [name for name, status in _verdicts(work).items() if status not in _KILLED]
+        if names:
+            _run_mutmut(work, jobs, names)
+    elif reuse:
+        work = _work(module)
+    else:
+        work = _prepare(module, tests)
+        _run_mutmut(work, jobs)
     verdicts = _verdicts(work)
     score = Score(module)
     known = {(e["function"], e["original"], e["mutated"]): e for e in _equivalents(module)}
@@ -220,7 +258,8 @@ def measure(module: str, tests: Sequence[str], jobs: int, *, confirm: bool = Tru
         if status not in _SURVIVED:
             raise SystemExit(f"{name}: mutmut's verdict {status!r} is not one this script knows")
         mutant = _describe(work, name)
-        if confirm and not _survives_by_hand(work, module, mutant, tests):
+        by_hand = confirm or mutant.function in RUN_AT_IMPORT.get(module, ())
+        if by_hand and not _survives_by_hand(work, module, mutant, tests):
             score.killed += 1
             score.by_hand.append(mutant)
         elif mutant.key() in known:
@@ -262,10 +301,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="e.g. _paging (default: all core modules)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument(
-        "--quick",
+        "--confirm",
         action="store_true",
-        help="take mutmut's survivors as they are, without running each again in a fresh "
-        "interpreter (faster; code run at import then shows as surviving)",
+        help="run every survivor again by hand, written into the source, in a fresh "
+        "interpreter (slow; by default only those of RUN_AT_IMPORT's functions)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="count the last run's mutants again (after editing equivalent.toml) instead of "
+        "running mutmut",
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run the last run's surviving (and unchecked) mutants again against the tests "
+        "as they are now: after adding tests for them; the code must not have changed",
     )
     args = parser.parse_args(argv)
     chosen = [m for m in MODULES if not args.modules or Path(m).stem in args.modules]
@@ -275,7 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = []
     for module in chosen:
         print(f"== {module}", flush=True)
-        scores.append(measure(module, MODULES[module], args.jobs, confirm=not args.quick))
+        scores.append(
+            measure(
+                module,
+                MODULES[module],
+                args.jobs,
+                confirm=args.confirm,
+                reuse=args.reuse,
+                again=args.survivors,
+            )
+        )
     return 0 if _report(scores) else 1
 
 
