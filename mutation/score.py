@@ -46,6 +46,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/library/test_client.py",
         "tests/library/test_errors.py",
         "tests/test_cancellation.py",
+        "tests/library/test_paging.py",
     ),
     "aiopersonalize/_merge.py": (
         "tests/library/test_merge.py",
