@@ -9,6 +9,7 @@ random draw (nothing waits); the rest against a scripted peer over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import anyio
 import pytest
@@ -44,8 +45,11 @@ class Patience:
     async def fetch(self, token: str | None, want: int) -> Page[str]:
         self.calls += 1
         if self.calls <= self.failures:
-            kind = ThrottlingError if self.calls % 2 else ServerError
-            raise kind("scripted", code="Scripted", operation="ListBatchInferenceJobs")
+            if self.calls % 2:
+                raise ThrottlingError("scripted", code="T", operation="ListBatchInferenceJobs")
+            raise ServerError(
+                "scripted", code="S", operation="ListBatchSegmentJobs", solution_version_arn="v1"
+            )
         return Page(items=(f"{token}:{want}",), next_token=None)
 
     def jitter(self, low: float, high: float) -> float:
@@ -68,16 +72,27 @@ class Patience:
         )
 
 
-async def test_a_failing_page_is_asked_again_with_doubling_full_jitter() -> None:
+async def test_a_failing_page_is_asked_again_with_doubling_full_jitter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Each wait before asking a failed page again is drawn from zero up to 0.5 s doubled
-    per failure, capped at 20 s, and the page then comes from its own token."""
+    per failure, capped at 20 s, and logged (the listing, the error, the wait, the count);
+    the page then comes from its own token."""
     patience = Patience(failures=8)
-    page = await patience.run(retry_window=1000)
+    with caplog.at_level(logging.INFO, logger="aiopersonalize"):
+        page = await patience.run(retry_window=1000)
     assert page.items == ("t1:7",)
     caps = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, MAX_BACKOFF, MAX_BACKOFF]
     assert patience.ranges == [(0, cap) for cap in caps]
     assert patience.slept == caps
     assert patience.calls == 9
+    assert [r.getMessage() for r in caplog.records][:2] == [
+        "ListBatchInferenceJobs of the account failed with ThrottlingError; "
+        "asking for the page again in 0.5 s (failure 1)",
+        "ListBatchSegmentJobs of v1 failed with ServerError; "
+        "asking for the page again in 1.0 s (failure 2)",
+    ]
+    assert len(caplog.records) == 8
 
 
 async def test_asking_again_stops_where_the_next_wait_would_pass_the_window() -> None:
