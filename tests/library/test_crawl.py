@@ -9,6 +9,7 @@ tests/peers.py) where a test needs a discovery call to fail or to wait for a gat
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -543,6 +544,35 @@ async def test_given_versions_are_listed_in_their_own_region_without_discovery(
     assert listing.progress.discovering is False
 
 
+async def test_a_resume_token_the_service_refuses_lists_that_chain_again_marked(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chain resumed after a token the service refuses (expired) is listed again from
+    its start, every page of it marked ``restarted`` and one log line saying so; the
+    other chain of the version is listed as usual, and both count as done."""
+    (version,) = emulator.solution_version_arns(REGION)[:1]
+    expected = await version_jobs(emulator, version)
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(
+            solution_version_arns=[version],
+            page_size=PAGE_SIZE,
+            resume={(REGION, "inference", version): "expired-token"},
+        )
+        with caplog.at_level(logging.INFO, logger="aiopersonalize"):
+            pages = await all_pages(listing)
+    jobs = delivered(pages)
+    assert len(jobs) == len(set(jobs))
+    assert set(jobs) == expected
+    marks = {(page.kind, page.restarted) for page in pages}
+    assert marks == {("inference", True), ("segment", False)}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ListBatchInferenceJobs of {version} in {REGION}: the resume token was refused; "
+        "listing it again from the start"
+    ]
+    assert listing.progress.versions == listing.progress.versions_done == 2
+    assert listing.failures == ()
+
+
 # -- the pool ---------------------------------------------------------------------------
 
 
@@ -781,7 +811,7 @@ async def test_a_version_discovered_twice_is_listed_once() -> None:
     assert len(jobs) == len(set(jobs))
     assert set(jobs) == account.jobs()
     listed = Counter(op for op, _ in peer.requests if op in LIST_OPERATIONS.values())
-    assert listed == {operation: 2 for operation in LIST_OPERATIONS.values()}
+    assert listed == dict.fromkeys(LIST_OPERATIONS.values(), 2)
     assert listing.progress.versions == listing.progress.versions_done == 2 * 2
 
 
