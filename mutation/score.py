@@ -198,9 +198,11 @@ def _survives_by_hand(work: Path, module: str, mutant: Mutant, tests: Sequence[s
     source, in a fresh interpreter: mutmut switches mutants at call time, so it cannot
     reach code run once at import (such as building a module's constants)."""
     source = work / module
-    # The tests mutmut ran it against (for code run at import: the first test that
-    # imported it), or all of the module's when it found none.
-    chosen = _mutmut_output(work, "tests-for-mutant", mutant.name).splitlines() or list(tests)
+    # Code run at import: all the module's tests (mutmut credits it to the first test
+    # that imported it); otherwise the tests mutmut ran it against, if it found any.
+    chosen = list(tests)
+    if mutant.function not in RUN_AT_IMPORT.get(module, ()):
+        chosen = _mutmut_output(work, "tests-for-mutant", mutant.name).splitlines() or chosen
     original = source.read_bytes()
     _mutmut_output(work, "apply", mutant.name)
     try:
@@ -277,12 +279,12 @@ def measure(
 def _report(scores: Sequence[Score]) -> bool:
     ok = True
     print()
-    print("| module | mutants | killed | survived | equivalent | score |")
+    print("| module | mutants | killed (by hand) | survived | equivalent | score |")
     print("|---|---|---|---|---|---|")
     for s in scores:
         print(
-            f"| `{Path(s.module).name}` | {s.mutants} | {s.killed} | {len(s.survivors)} "
-            f"| {len(s.equivalent)} | {s.score:.1%} |"
+            f"| `{Path(s.module).name}` | {s.mutants} | {s.killed} ({len(s.by_hand)}) "
+            f"| {len(s.survivors)} | {len(s.equivalent)} | {s.score:.1%} |"
         )
     for s in scores:
         for mutant in s.survivors:
