@@ -8,6 +8,7 @@ tests/peers.py) where a test needs a discovery call to fail or to wait for a gat
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -570,6 +571,41 @@ async def test_a_resume_token_the_service_refuses_lists_that_chain_again_marked(
         "listing it again from the start"
     ]
     assert listing.progress.versions == listing.progress.versions_done == 2
+    assert listing.failures == ()
+
+
+async def test_chains_an_earlier_run_finished_are_skipped_and_counted_done(
+    emulator: Emulator,
+) -> None:
+    """Chains the resume mapping marks finished (``None``) are not listed again, and each
+    of them counts as a chain done alongside those listed now."""
+    first, second = emulator.solution_version_arns(REGION)[:2]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(
+            solution_version_arns=[first, second],
+            page_size=PAGE_SIZE,
+            resume={(REGION, "inference", first): None, (REGION, "segment", first): None},
+        )
+        pages = await all_pages(listing)
+    assert set(delivered(pages)) == await version_jobs(emulator, second)
+    assert {page.solution_version_arn for page in pages} == {second}
+    assert listing.progress.versions == listing.progress.versions_done == 4
+
+
+async def test_skip_does_not_swallow_the_client_being_closed() -> None:
+    """Under ``on_error="skip"``, closing the client while the crawl waits on the service
+    still ends it with ClientClosedError: that is no failure of one chain to record."""
+    account = FakeAccount.build({REGION: {"a": 1}})
+    account.gates[account.solution(REGION, "a")] = anyio.Event()  # never set
+    async with fake_service(account) as peer:
+        client = Client(endpoint_url=peer.endpoint_url, region_name=REGION)
+        listing = client.crawl_batch_jobs(strategy="versions", on_error="skip")
+        crawl = asyncio.get_running_loop().create_task(all_pages(listing))
+        with anyio.fail_after(10):
+            await wait_until(lambda: "ListSolutionVersions" in peer.operations())
+        await client.aclose()
+        with anyio.fail_after(10), pytest.raises(ClientClosedError):
+            await crawl
     assert listing.failures == ()
 
 
