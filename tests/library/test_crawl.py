@@ -8,7 +8,6 @@ tests/peers.py) where a test needs a discovery call to fail or to wait for a gat
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import re
@@ -27,6 +26,7 @@ from aiopersonalize import (
     BatchSegmentJobSummary,
     Client,
     ClientClosedError,
+    ConfigurationError,
     ListingFailure,
     MergedListing,
     Page,
@@ -592,21 +592,24 @@ async def test_chains_an_earlier_run_finished_are_skipped_and_counted_done(
     assert listing.progress.versions == listing.progress.versions_done == 4
 
 
-async def test_skip_does_not_swallow_the_client_being_closed() -> None:
-    """Under ``on_error="skip"``, closing the client while the crawl waits on the service
-    still ends it with ClientClosedError: that is no failure of one chain to record."""
+async def test_skip_does_not_swallow_missing_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``on_error="skip"``, missing credentials still end the crawl with
+    ConfigurationError: no chain could succeed, so it is no failure of one chain to
+    record, and nothing reaches the service."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     account = FakeAccount.build({REGION: {"a": 1}})
-    account.gates[account.solution(REGION, "a")] = anyio.Event()  # never set
-    async with fake_service(account) as peer:
-        client = Client(endpoint_url=peer.endpoint_url, region_name=REGION)
+    async with (
+        fake_service(account) as peer,
+        Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
+    ):
         listing = client.crawl_batch_jobs(strategy="versions", on_error="skip")
-        crawl = asyncio.get_running_loop().create_task(all_pages(listing))
-        with anyio.fail_after(10):
-            await wait_until(lambda: "ListSolutionVersions" in peer.operations())
-        await client.aclose()
-        with anyio.fail_after(10), pytest.raises(ClientClosedError):
-            await crawl
+        with pytest.raises(ConfigurationError):
+            await all_pages(listing)
     assert listing.failures == ()
+    assert peer.received.value == 0
 
 
 # -- the pool ---------------------------------------------------------------------------
