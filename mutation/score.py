@@ -101,6 +101,7 @@ class Score:
     equivalent: list[Mutant] = field(default_factory=list)
     survivors: list[Mutant] = field(default_factory=list)
     by_hand: list[Mutant] = field(default_factory=list)  # killed once applied to the source
+    unchecked: int = 0  # left out: a run stopped before mutmut tried them
     stale: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -256,6 +257,9 @@ def measure(
     known = {(e["function"], e["original"], e["mutated"]): e for e in _equivalents(module)}
     matched: set[tuple[str, str, str]] = set()
     for name, status in sorted(verdicts.items()):
+        if status == "not checked":  # the run was stopped before it got there
+            score.unchecked += 1
+            continue
         score.mutants += 1
         if status in _KILLED:
             score.killed += 1
@@ -295,6 +299,9 @@ def _report(scores: Sequence[Score]) -> bool:
         for entry in s.stale:
             ok = False
             print(f"\nSTALE entry in {EQUIVALENT.name} (no such surviving mutant): {entry}")
+        if s.unchecked:
+            ok = False
+            print(f"\n{s.module}: {s.unchecked} mutants were not checked (the run was stopped)")
         if s.score < REQUIRED_SCORE:
             ok = False
             print(f"\n{s.module}: {s.score:.1%} is under the required {REQUIRED_SCORE:.0%}")
