@@ -31,6 +31,7 @@ from aiopersonalize import (
     MergedListing,
     MergeProgress,
     Page,
+    PaginationError,
     ParamValidationError,
     UsageError,
 )
@@ -759,3 +760,22 @@ async def test_a_merged_listing_is_iterated_one_way() -> None:
             await by_page.pages().__anext__()
             with pytest.raises(UsageError):
                 await by_page.__anext__()
+
+
+async def test_a_repeated_token_in_one_chain_is_named_by_its_listing_and_version() -> None:
+    """When the service answers a version's second page with the token it already gave,
+    the merged listing raises PaginationError naming that chain's operation and
+    version, after the pages before it."""
+    a = PEER_VERSIONS[0]
+    script = [job_page(a, 0, 1, "same"), job_page(a, 1, 1, "same")]
+    async with connected(script, **NO_RETRY) as (_peer, client):
+        listing = client.list_batch_inference_jobs_many([a])
+        got: list[Any] = []
+        with pytest.raises(PaginationError) as info:
+            async for job in listing:
+                got.append(job)  # noqa: PERF401 - the jobs before the error are kept
+    assert (info.value.operation, info.value.solution_version_arn) == (
+        "ListBatchInferenceJobs",
+        a,
+    )
+    assert names(got) == ["v0-0"]
