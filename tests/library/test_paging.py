@@ -191,3 +191,17 @@ async def test_aclose_in_a_cancelled_scope_still_waits_for_the_producer(prefetch
             async with listing:
                 pass
     assert str(info.value) == "this listing is closed; start a new one"
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_a_page_larger_than_asked_is_cut_to_max_items(prefetch: int) -> None:
+    """A service that answers with more jobs than the ``maxResults`` asked has its page
+    cut to what ``max_items`` still wants, and the listing ends there."""
+    async with connected([inference_page(0, 5, "t1")]) as (peer, client):
+        listing = client.list_batch_inference_jobs(
+            VERSION_ARN, max_items=3, page_size=10, prefetch=prefetch
+        )
+        async with listing:
+            pages = [page async for page in listing.pages()]
+    assert [len(page.items) for page in pages] == [3]
+    assert [body["maxResults"] for _, body in peer.requests] == [3]
