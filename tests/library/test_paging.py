@@ -17,6 +17,7 @@ import pytest
 from aiopersonalize import (
     ClientClosedError,
     Page,
+    PaginationError,
     PersonalizeError,
     ServerError,
     ThrottlingError,
@@ -205,3 +206,43 @@ async def test_a_page_larger_than_asked_is_cut_to_max_items(prefetch: int) -> No
             pages = [page async for page in listing.pages()]
     assert [len(page.items) for page in pages] == [3]
     assert [body["maxResults"] for _, body in peer.requests] == [3]
+
+
+async def test_a_repeated_token_is_refused_in_words_naming_the_listing() -> None:
+    """A nextToken the service already gave in this listing raises PaginationError saying
+    so, naming the operation and the solution version."""
+    script = [inference_page(0, 1, "same"), inference_page(1, 1, "same")]
+    async with connected(script) as (_peer, client):
+        with pytest.raises(PaginationError) as info:
+            await client.list_batch_inference_jobs(VERSION_ARN).collect()
+    assert str(info.value) == (
+        "the service returned a nextToken it had already returned in this listing; "
+        "stopping instead of looping "
+        f"(operation=ListBatchInferenceJobs, solution_version_arn={VERSION_ARN})"
+    )
+
+
+async def test_a_listing_says_what_it_lists_and_refuses_misuse_in_words() -> None:
+    """A listing's repr names its operation, version and state; iterating it both ways,
+    or after it was closed (by items, by a new ``pages()`` or by one taken before),
+    raises UsageError saying which."""
+    async with connected(inference_pages(2)) as (_peer, client):
+        listing = client.list_batch_inference_jobs(VERSION_ARN)
+        assert repr(listing) == f"<Listing ListBatchInferenceJobs {VERSION_ARN} [new]>"
+        await listing.__anext__()
+        assert repr(listing) == f"<Listing ListBatchInferenceJobs {VERSION_ARN} [iterating items]>"
+        with pytest.raises(UsageError) as both:
+            listing.pages()
+        other = client.list_batch_inference_jobs(VERSION_ARN)
+        taken = other.pages()
+        await listing.aclose()
+        await other.aclose()
+        assert repr(listing) == f"<Listing ListBatchInferenceJobs {VERSION_ARN} [closed]>"
+        closed = "this listing is closed; start a new one"
+        with pytest.raises(UsageError, match=f"^{closed}$"):
+            await listing.__anext__()
+        with pytest.raises(UsageError, match=f"^{closed}$"):
+            listing.pages()
+        with pytest.raises(UsageError, match=f"^{closed}$"):
+            await taken.__anext__()
+    assert str(both.value) == "this listing is already iterating items; iterate it one way"
