@@ -612,6 +612,52 @@ async def test_skip_does_not_swallow_missing_credentials(
     assert peer.received.value == 0
 
 
+async def test_with_one_worker_a_versions_jobs_come_before_more_discovery() -> None:
+    """With one worker, the jobs of a version just found are listed before the next
+    discovery call waiting at the deepest level: jobs first, then the deepest discovery."""
+    account = FakeAccount.build({REGION: {"a": 1}})
+    account.add_solution(REGION, "a", "b", 1)
+    async with (
+        fake_service(account) as peer,
+        Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
+    ):
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=1, kinds=["inference"])
+        pages = await all_pages(listing)
+    assert set(delivered(pages)) == {job for job in account.jobs() if job[1] == "inference"}
+    operations = [
+        (op, body.get("solutionArn") or body.get("solutionVersionArn", "")[-8:])
+        for op, body in peer.requests
+    ]
+    first, second = (account.solution(REGION, name) for name in ("a", "b"))
+    assert operations == [
+        ("ListDatasetGroups", ""),
+        ("ListSolutions", ""),
+        ("ListSolutionVersions", first),
+        ("ListBatchInferenceJobs", "a0000000"),
+        ("ListSolutionVersions", second),
+        ("ListBatchInferenceJobs", "b0000000"),
+    ]
+
+
+async def test_a_refused_resume_token_of_an_account_wide_chain_is_logged_as_such(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An account-wide chain whose resume token the service refuses is listed again from
+    its start, and the log line names "the account" for it."""
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(
+            kinds=["inference"], resume={(REGION, "inference", None): "expired-token"}
+        )
+        with caplog.at_level(logging.INFO, logger="aiopersonalize"):
+            pages = await all_pages(listing)
+    assert set(delivered(pages)) == await region_inventory(emulator, kinds=["inference"])
+    assert all(page.restarted for page in pages)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ListBatchInferenceJobs of the account in {REGION}: the resume token was refused; "
+        "listing it again from the start"
+    ]
+
+
 # -- the pool ---------------------------------------------------------------------------
 
 
