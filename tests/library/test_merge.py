@@ -779,3 +779,41 @@ async def test_a_repeated_token_in_one_chain_is_named_by_its_listing_and_version
         a,
     )
     assert names(got) == ["v0-0"]
+
+
+async def test_a_resumed_chain_denied_on_its_first_page_keeps_its_starting_token() -> None:
+    """Under on_error="skip", a chain resumed from a token whose first page is denied
+    (not an expired token) is recorded as failed with that token to resume from, and is
+    not listed again from its start."""
+    a = PEER_VERSIONS[0]
+    async with connected(
+        [], responder=lambda _body: error("AccessDeniedException", "no"), **NO_RETRY
+    ) as (peer, client):
+        listing = client.list_batch_inference_jobs_many(
+            [a], starting_tokens={a: "p1"}, on_error="skip"
+        )
+        assert await listing.collect() == []
+    (failure,) = listing.failures
+    assert (failure.solution_version_arn, failure.next_token) == (a, "p1")
+    assert isinstance(failure.error, AccessDeniedError)
+    assert [body.get("nextToken") for _, body in peer.requests] == ["p1"]
+
+
+async def test_a_throttled_page_of_a_merged_listing_is_asked_again_within_the_window() -> None:
+    """A merged listing asks a page that failed with throttling again (the client's
+    ``page_retry_window``), from its own token, and delivers every job once."""
+    a = PEER_VERSIONS[0]
+    pages = chained(2, per_page=2)
+    throttled = [error("ThrottlingException", "slow down")]
+
+    def answer(body: dict[str, Any]) -> Reply:
+        if body.get("nextToken") == "p1" and throttled:
+            return throttled.pop()
+        return pages(body)
+
+    async with connected(
+        [], responder=answer, retry_mode="standard", max_attempts=1, page_retry_window=30
+    ) as (peer, client):
+        jobs = await client.list_batch_inference_jobs_many([a]).collect()
+    assert names(jobs) == ["v0-0", "v0-1", "v0-2", "v0-3"]
+    assert [body.get("nextToken") for _, body in peer.requests] == [None, "p1", "p1"]
