@@ -817,3 +817,17 @@ async def test_a_throttled_page_of_a_merged_listing_is_asked_again_within_the_wi
         jobs = await client.list_batch_inference_jobs_many([a]).collect()
     assert names(jobs) == ["v0-0", "v0-1", "v0-2", "v0-3"]
     assert [body.get("nextToken") for _, body in peer.requests] == [None, "p1", "p1"]
+
+
+async def test_a_new_merged_listing_says_what_it_lists_and_whether_discovery_is_to_come() -> None:
+    """Before its first page, a merged listing's repr names what it lists, and its
+    progress says discovery is running exactly when it will discover versions."""
+    async with connected([]) as (peer, client):
+        given = client.list_batch_inference_jobs_many(PEER_VERSIONS[:2])
+        crawl = client.crawl_batch_jobs(strategy="versions")
+        assert given.progress.discovering is False
+        assert crawl.progress.discovering is True
+        assert repr(given) == "<Listing ListBatchInferenceJobs x 2 solution versions [new]>"
+        await given.aclose()
+        await crawl.aclose()
+    assert peer.requests == []
