@@ -76,7 +76,14 @@ def _digest(token: str) -> bytes:
 
 
 async def fetch_patiently(
-    fetch: FetchPage[T], token: str | None, want: int, *, retry_window: float
+    fetch: FetchPage[T],
+    token: str | None,
+    want: int,
+    *,
+    retry_window: float,
+    clock: Callable[[], float] = anyio.current_time,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    jitter: Callable[[float, float], float] = random.uniform,
 ) -> Page[T]:
     """``fetch(token, want)``, asked again while it fails with throttling or a server
     error (botocore's own attempts spent), with exponential backoff and full jitter,
@@ -84,7 +91,8 @@ async def fetch_patiently(
 
     Errors that asking again cannot mend (access denied, invalid input, a closed
     client, a bad response) are raised at once. The page is asked from its own token,
-    so nothing is skipped or repeated.
+    so nothing is skipped or repeated. (``clock``, ``sleep`` and ``jitter``: the
+    event loop's time, its sleep and the random draw of each wait, for the tests.)
     """
     deadline: float | None = None
     failures = 0
@@ -92,10 +100,10 @@ async def fetch_patiently(
         try:
             return await fetch(token, want)
         except (ThrottlingError, ServerError) as exc:  # noqa: PERF203 - the loop is the retry
-            now = anyio.current_time()
+            now = clock()
             if deadline is None:
                 deadline = now + retry_window
-            delay = random.uniform(0, min(MAX_BACKOFF, _BACKOFF_BASE * 2**failures))  # noqa: S311
+            delay = jitter(0, min(MAX_BACKOFF, _BACKOFF_BASE * 2**failures))
             if now + delay > deadline:
                 raise
             failures += 1
@@ -107,7 +115,7 @@ async def fetch_patiently(
                 delay,
                 failures,
             )
-            await anyio.sleep(delay)
+            await sleep(delay)
 
 
 async def page_chain(

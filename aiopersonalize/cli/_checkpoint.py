@@ -358,6 +358,11 @@ def recover(
 class Journal:
     """The open journal of a running crawl; :meth:`record` appends one page's entry."""
 
+    # The clock of the periodic sync and the call that forces a file to disk: a
+    # subclass replaces them to record the order of the journal's effects (the tests).
+    _clock = staticmethod(time.monotonic)
+    _fsync = staticmethod(os.fsync)
+
     def __init__(
         self, file: BinaryIO, output: BinaryIO, *, offset: int, output_crc: int, crc: int
     ) -> None:
@@ -366,7 +371,7 @@ class Journal:
         self._offset = offset
         self._output_crc = output_crc
         self._crc = crc
-        self._synced_at = time.monotonic()
+        self._synced_at = self._clock()
 
     @classmethod
     def create(cls, path: Path, params: Mapping[str, Any], output: BinaryIO) -> Journal:
@@ -378,7 +383,7 @@ class Journal:
             with partial.open("wb") as file:
                 file.write(header)
                 file.flush()
-                os.fsync(file.fileno())
+                cls._fsync(file.fileno())
             partial.replace(path)
         finally:
             partial.unlink(missing_ok=True)
@@ -429,17 +434,17 @@ class Journal:
         line, self._crc = _line(entry, self._crc)
         self._file.write(line)
         self._file.flush()
-        if time.monotonic() - self._synced_at >= _SYNC_INTERVAL:
+        if self._clock() - self._synced_at >= _SYNC_INTERVAL:
             self.sync()
 
     def sync(self) -> None:
         """Force the output, then the journal, to disk: in that order, so that the
         journal on disk never describes output the disk does not hold."""
         self._output.flush()
-        os.fsync(self._output.fileno())
+        self._fsync(self._output.fileno())
         self._file.flush()
-        os.fsync(self._file.fileno())
-        self._synced_at = time.monotonic()
+        self._fsync(self._file.fileno())
+        self._synced_at = self._clock()
 
     def close(self) -> None:
         """Sync and close the journal (not the output)."""

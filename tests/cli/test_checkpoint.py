@@ -352,10 +352,13 @@ def test_changed_value_of_the_right_type_is_damage(tmp_path: Path, where: str, c
     [
         ({"kind": "bogus"}, "a job kind this crawl does not list: 'bogus'"),
         ({"region": "Not A Region"}, "is not a valid region name"),
-        ({"version": "solution/a/1"}, "does not match the ARN pattern"),
+        (
+            {"version": "solution/a/1"},
+            r"does not match the ARN pattern 'arn:([a-z\\d-]+):personalize:.*:.*:.+'",
+        ),
         ({"token": "caf\u00e9"}, "token must be ASCII"),
         ({"token": "t" * 1501}, "the limit is 1500"),
-        ({"token": 5}, "expected a str token"),
+        ({"token": 5}, "expected a str token, got int"),
         ({"offset": 2}, "the output offset goes back"),
         ({"offset": -1}, "offset or output_crc out of range"),
         ({"offset": True}, "offset or output_crc out of range"),
@@ -376,7 +379,35 @@ def test_sealed_entry_that_makes_no_sense_is_damage(
     rewrite(journal, 4, **changes)
     with pytest.raises(CheckpointError, match="damaged at line 4") as refused:
         recover(journal, output, PARAMS, kinds=KINDS)
-    assert reason in str(refused.value)
+    named = re.fullmatch(
+        r"the checkpoint is damaged at line 4 \((.*)\); delete .*", str(refused.value)
+    )
+    assert named is not None
+    assert named.group(1).endswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # nested beyond the decoder
+        (b"[1]", "not a JSON object"),
+        (b'{"crc":4294967296}', "no checksum"),  # no CRC-32 is that large
+    ],
+)
+def test_a_line_that_is_no_sealed_object_is_damage_saying_what_it_is(
+    tmp_path: Path, line: bytes, reason: str
+) -> None:
+    """A whole line that is not a JSON object, or whose checksum no CRC-32 can be, is
+    refused as damage in words naming the line and what is wrong with it."""
+    journal, output = journal_with(tmp_path, [(V1, "t1", b"a\n"), (V1, None, b"b\n")])
+    header, _first, second = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(header + line + b"\n" + second)
+    with pytest.raises(CheckpointError) as refused:
+        recover(journal, output, PARAMS, kinds=KINDS)
+    assert str(refused.value) == (
+        f"the checkpoint is damaged at line 2 ({reason}); "
+        "delete the checkpoint and rerun the command to start over"
+    )
 
 
 def test_kinds_this_crawl_does_not_list_are_damage(tmp_path: Path) -> None:
@@ -385,6 +416,66 @@ def test_kinds_this_crawl_does_not_list_are_damage(tmp_path: Path) -> None:
     journal, output = journal_with(tmp_path, [(S1, None, b"a\n")])
     with pytest.raises(CheckpointError, match=r"damaged at line 2 \(a job kind this crawl"):
         recover(journal, output, PARAMS, kinds=("inference",))
+
+
+DAMAGED_1 = "the checkpoint is damaged at line 1 ({}); delete the checkpoint and rerun the command to start over"
+FEWER_PARAMS = {k: v for k, v in PARAMS.items() if k != "page_size"}
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            canonical({"aiopersonalize-checkpoint": 3, "params": PARAMS, "crc": 1}),
+            DAMAGED_1.format("the header: checksum mismatch"),
+        ),
+        (
+            resealed([{"aiopersonalize-checkpoint": 3}]).rstrip(),
+            DAMAGED_1.format("the header has no parameters"),
+        ),
+        (
+            resealed([{"aiopersonalize-checkpoint": 3, "params": PARAMS, "extra": 1}]).rstrip(),
+            DAMAGED_1.format("the header has no parameters"),
+        ),
+        (b'{"aiopersonalize-checkpoint":3,', DAMAGED_1.format("the header is not valid")),
+        (b'{"hello":1}', "not an aiopersonalize checkpoint"),
+        (
+            resealed([{"aiopersonalize-checkpoint": 3, "params": FEWER_PARAMS}]).rstrip(),
+            "the checkpoint was made by a different crawl (page_size differ)",
+        ),
+    ],
+)
+def test_a_header_not_of_this_crawl_is_refused_saying_why(
+    tmp_path: Path, header: bytes, message: str
+) -> None:
+    """A header whose checksum fails, whose members are not exactly the format and the
+    parameters, that is not JSON, not a checkpoint's, or that lacks a parameter this
+    crawl has, is refused with words saying which."""
+    journal, output = journal_with(tmp_path, [(V1, None, b"a\n")])
+    journal.write_bytes(header + b"\n" + journal.read_bytes().partition(b"\n")[2])
+    with pytest.raises(CheckpointError) as refused:
+        recover(journal, output, PARAMS, kinds=KINDS)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"aiopersonalize-checkpoint":3,"par', DAMAGED_1.format("the header is torn")),
+        (b"hello", "not an aiopersonalize checkpoint"),
+        (b"", "not an aiopersonalize checkpoint"),
+    ],
+)
+def test_a_journal_without_a_whole_line_is_refused_saying_why(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """A journal without a single whole line is a torn header when it starts like one,
+    and otherwise not a checkpoint at all, in those words."""
+    (tmp_path / "o").write_bytes(b"")
+    (tmp_path / "j").write_bytes(content)
+    with pytest.raises(CheckpointError) as refused:
+        recover(tmp_path / "j", tmp_path / "o", PARAMS, kinds=KINDS)
+    assert str(refused.value) == message
 
 
 def test_header_is_written_whole_without_leftovers(tmp_path: Path) -> None:

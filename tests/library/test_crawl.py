@@ -9,6 +9,7 @@ tests/peers.py) where a test needs a discovery call to fail or to wait for a gat
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -25,6 +26,7 @@ from aiopersonalize import (
     BatchSegmentJobSummary,
     Client,
     ClientClosedError,
+    ConfigurationError,
     ListingFailure,
     MergedListing,
     Page,
@@ -543,6 +545,119 @@ async def test_given_versions_are_listed_in_their_own_region_without_discovery(
     assert listing.progress.discovering is False
 
 
+async def test_a_resume_token_the_service_refuses_lists_that_chain_again_marked(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chain resumed after a token the service refuses (expired) is listed again from
+    its start, every page of it marked ``restarted`` and one log line saying so; the
+    other chain of the version is listed as usual, and both count as done."""
+    (version,) = emulator.solution_version_arns(REGION)[:1]
+    expected = await version_jobs(emulator, version)
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(
+            solution_version_arns=[version],
+            page_size=PAGE_SIZE,
+            resume={(REGION, "inference", version): "expired-token"},
+        )
+        with caplog.at_level(logging.INFO, logger="aiopersonalize"):
+            pages = await all_pages(listing)
+    jobs = delivered(pages)
+    assert len(jobs) == len(set(jobs))
+    assert set(jobs) == expected
+    marks = {(page.kind, page.restarted) for page in pages}
+    assert marks == {("inference", True), ("segment", False)}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ListBatchInferenceJobs of {version} in {REGION}: the resume token was refused; "
+        "listing it again from the start"
+    ]
+    assert listing.progress.versions == listing.progress.versions_done == 2
+    assert listing.failures == ()
+
+
+async def test_chains_an_earlier_run_finished_are_skipped_and_counted_done(
+    emulator: Emulator,
+) -> None:
+    """Chains the resume mapping marks finished (``None``) are not listed again, and each
+    of them counts as a chain done alongside those listed now."""
+    first, second = emulator.solution_version_arns(REGION)[:2]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(
+            solution_version_arns=[first, second],
+            page_size=PAGE_SIZE,
+            resume={(REGION, "inference", first): None, (REGION, "segment", first): None},
+        )
+        pages = await all_pages(listing)
+    assert set(delivered(pages)) == await version_jobs(emulator, second)
+    assert {page.solution_version_arn for page in pages} == {second}
+    assert listing.progress.versions == listing.progress.versions_done == 4
+
+
+async def test_skip_does_not_swallow_missing_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``on_error="skip"``, missing credentials still end the crawl with
+    ConfigurationError: no chain could succeed, so it is no failure of one chain to
+    record, and nothing reaches the service."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    account = FakeAccount.build({REGION: {"a": 1}})
+    async with (
+        fake_service(account) as peer,
+        Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
+    ):
+        listing = client.crawl_batch_jobs(strategy="versions", on_error="skip")
+        with pytest.raises(ConfigurationError):
+            await all_pages(listing)
+    assert listing.failures == ()
+    assert peer.received.value == 0
+
+
+async def test_with_one_worker_a_versions_jobs_come_before_more_discovery() -> None:
+    """With one worker, the jobs of a version just found are listed before the next
+    discovery call waiting at the deepest level: jobs first, then the deepest discovery."""
+    account = FakeAccount.build({REGION: {"a": 1}})
+    account.add_solution(REGION, "a", "b", 1)
+    async with (
+        fake_service(account) as peer,
+        Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
+    ):
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=1, kinds=["inference"])
+        pages = await all_pages(listing)
+    assert set(delivered(pages)) == {job for job in account.jobs() if job[1] == "inference"}
+    operations = [
+        (op, body.get("solutionArn") or body.get("solutionVersionArn", "")[-8:])
+        for op, body in peer.requests
+    ]
+    first, second = (account.solution(REGION, name) for name in ("a", "b"))
+    assert operations == [
+        ("ListDatasetGroups", ""),
+        ("ListSolutions", ""),
+        ("ListSolutionVersions", first),
+        ("ListBatchInferenceJobs", "a0000000"),
+        ("ListSolutionVersions", second),
+        ("ListBatchInferenceJobs", "b0000000"),
+    ]
+
+
+async def test_a_refused_resume_token_of_an_account_wide_chain_is_logged_as_such(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An account-wide chain whose resume token the service refuses is listed again from
+    its start, and the log line names "the account" for it."""
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.crawl_batch_jobs(
+            kinds=["inference"], resume={(REGION, "inference", None): "expired-token"}
+        )
+        with caplog.at_level(logging.INFO, logger="aiopersonalize"):
+            pages = await all_pages(listing)
+    assert set(delivered(pages)) == await region_inventory(emulator, kinds=["inference"])
+    assert all(page.restarted for page in pages)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ListBatchInferenceJobs of the account in {REGION}: the resume token was refused; "
+        "listing it again from the start"
+    ]
+
+
 # -- the pool ---------------------------------------------------------------------------
 
 
@@ -663,8 +778,8 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered(
 ) -> None:
     """A crawl resumed from a prefix of a complete crawl's pages (each chain's last token,
     None for finished chains) delivers exactly the jobs the prefix lacks: with the prefix,
-    every job once; and it sends only the requests of the unfinished chains' remaining
-    pages, none for finished chains."""
+    every job once; it sends only the requests of the unfinished chains' remaining
+    pages, none for finished chains; and its progress counts every chain done."""
     page_size = 2  # 6 jobs: 3 pages per chain
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
         complete = await all_pages(
@@ -696,6 +811,8 @@ async def test_a_resumed_crawl_delivers_exactly_the_jobs_not_yet_delivered(
     assert {chain_of(page) for page in rest}.isdisjoint(
         {chain for chain, token in resume.items() if token is None}
     )
+    # Chains finished by the earlier run count as done: the crawl reports all of them.
+    assert listing.progress.versions == listing.progress.versions_done == 2 * VERSIONS
 
 
 # -- error policies ---------------------------------------------------------------------
@@ -761,6 +878,26 @@ def discovery_failures_account() -> FakeAccount:
     denied_solution = account.add_solution(REGION, "c", "c2", 1)
     account.denied |= {account.group(REGION, "b"), denied_solution, OTHER_REGION}
     return account
+
+
+async def test_a_version_discovered_twice_is_listed_once() -> None:
+    """When discovery returns a solution version twice (a service answering with a
+    repeat), its jobs are listed and delivered once and it counts as one chain per kind."""
+    account = FakeAccount.build({REGION: {"a": 2}})
+    versions = account.tree[REGION][account.group(REGION, "a")][account.solution(REGION, "a")]
+    versions.append(versions[0])
+    async with (
+        fake_service(account) as peer,
+        Client(endpoint_url=peer.endpoint_url, region_name=REGION) as client,
+    ):
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=2)
+        pages = await all_pages(listing)
+    jobs = delivered(pages)
+    assert len(jobs) == len(set(jobs))
+    assert set(jobs) == account.jobs()
+    listed = Counter(op for op, _ in peer.requests if op in LIST_OPERATIONS.values())
+    assert listed == dict.fromkeys(LIST_OPERATIONS.values(), 2)
+    assert listing.progress.versions == listing.progress.versions_done == 2 * 2
 
 
 async def test_skip_records_failed_discovery_calls_and_lists_the_rest() -> None:

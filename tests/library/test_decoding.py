@@ -41,6 +41,7 @@ from aiopersonalize import (
     S3DataConfig,
     ThemeGenerationConfig,
 )
+from aiopersonalize._wire import SHAPES
 from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
 
 from ..peers import VERSION_ARN, Reply, connected, scripted_peer
@@ -465,3 +466,14 @@ async def test_unknown_statuses_modes_and_members_survive_the_fast_path() -> Non
     assert known.status is JobStatus.IN_PROGRESS
     assert known.last_updated_date_time == datetime(1970, 1, 1, tzinfo=timezone.utc)
     assert known.last_updated_date_time.tzinfo is timezone.utc
+
+
+def test_every_shape_reads_members_the_service_model_names() -> None:
+    """Each operation in ``SHAPES`` has its own shape, whose response type reads only
+    members that botocore's service model gives that operation's output."""
+    for operation, shape in SHAPES.items():
+        assert shape.operation == operation
+        output = MODEL.operation_model(operation).output_shape
+        read = {info.encode_name for info in msgspec.structs.fields(shape.type)}
+        assert read, operation
+        assert read <= set(output.members), (operation, read - set(output.members))

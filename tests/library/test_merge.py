@@ -31,6 +31,7 @@ from aiopersonalize import (
     MergedListing,
     MergeProgress,
     Page,
+    PaginationError,
     ParamValidationError,
     UsageError,
 )
@@ -759,3 +760,74 @@ async def test_a_merged_listing_is_iterated_one_way() -> None:
             await by_page.pages().__anext__()
             with pytest.raises(UsageError):
                 await by_page.__anext__()
+
+
+async def test_a_repeated_token_in_one_chain_is_named_by_its_listing_and_version() -> None:
+    """When the service answers a version's second page with the token it already gave,
+    the merged listing raises PaginationError naming that chain's operation and
+    version, after the pages before it."""
+    a = PEER_VERSIONS[0]
+    script = [job_page(a, 0, 1, "same"), job_page(a, 1, 1, "same")]
+    async with connected(script, **NO_RETRY) as (_peer, client):
+        listing = client.list_batch_inference_jobs_many([a])
+        got: list[Any] = []
+        with pytest.raises(PaginationError) as info:
+            async for job in listing:
+                got.append(job)  # noqa: PERF401 - the jobs before the error are kept
+    assert (info.value.operation, info.value.solution_version_arn) == (
+        "ListBatchInferenceJobs",
+        a,
+    )
+    assert names(got) == ["v0-0"]
+
+
+async def test_a_resumed_chain_denied_on_its_first_page_keeps_its_starting_token() -> None:
+    """Under on_error="skip", a chain resumed from a token whose first page is denied
+    (not an expired token) is recorded as failed with that token to resume from, and is
+    not listed again from its start."""
+    a = PEER_VERSIONS[0]
+    async with connected(
+        [], responder=lambda _body: error("AccessDeniedException", "no"), **NO_RETRY
+    ) as (peer, client):
+        listing = client.list_batch_inference_jobs_many(
+            [a], starting_tokens={a: "p1"}, on_error="skip"
+        )
+        assert await listing.collect() == []
+    (failure,) = listing.failures
+    assert (failure.solution_version_arn, failure.next_token) == (a, "p1")
+    assert isinstance(failure.error, AccessDeniedError)
+    assert [body.get("nextToken") for _, body in peer.requests] == ["p1"]
+
+
+async def test_a_throttled_page_of_a_merged_listing_is_asked_again_within_the_window() -> None:
+    """A merged listing asks a page that failed with throttling again (the client's
+    ``page_retry_window``), from its own token, and delivers every job once."""
+    a = PEER_VERSIONS[0]
+    pages = chained(2, per_page=2)
+    throttled = [error("ThrottlingException", "slow down")]
+
+    def answer(body: dict[str, Any]) -> Reply:
+        if body.get("nextToken") == "p1" and throttled:
+            return throttled.pop()
+        return pages(body)
+
+    async with connected(
+        [], responder=answer, retry_mode="standard", max_attempts=1, page_retry_window=30
+    ) as (peer, client):
+        jobs = await client.list_batch_inference_jobs_many([a]).collect()
+    assert names(jobs) == ["v0-0", "v0-1", "v0-2", "v0-3"]
+    assert [body.get("nextToken") for _, body in peer.requests] == [None, "p1", "p1"]
+
+
+async def test_a_new_merged_listing_says_what_it_lists_and_whether_discovery_is_to_come() -> None:
+    """Before its first page, a merged listing's repr names what it lists, and its
+    progress says discovery is running exactly when it will discover versions."""
+    async with connected([]) as (peer, client):
+        given = client.list_batch_inference_jobs_many(PEER_VERSIONS[:2])
+        crawl = client.crawl_batch_jobs(strategy="versions")
+        assert given.progress.discovering is False
+        assert crawl.progress.discovering is True
+        assert repr(given) == "<Listing ListBatchInferenceJobs x 2 solution versions [new]>"
+        await given.aclose()
+        await crawl.aclose()
+    assert peer.requests == []
