@@ -156,7 +156,7 @@ class Unprintable:
         raise RuntimeError("no repr")
 
 
-PATTERN = repr(aiopersonalize._validation.ARN_PATTERN.pattern)
+PATTERN = aiopersonalize._validation.ARN_PATTERN.pattern  # shown as written: one backslash
 TOKEN_OF = f"starting_tokens[{GOOD!r}]"
 HUGE = 10**400  # an int beyond any float
 
@@ -347,13 +347,13 @@ REFUSALS: list[tuple[str, Callable[[Client], object], str, str]] = [
         "resume-key-short",
         lambda c: c.crawl_batch_jobs(resume={("us-east-1", "inference"): None}),
         "resume",
-        "keys are (region, kind, solution_version_arn) tuples, got ('us-east-1', 'inference')",
+        "keys are (region, kind, solution_version_arn[, account]) tuples, got ('us-east-1', 'inference')",
     ),
     (
         "resume-key-string",
         lambda c: c.crawl_batch_jobs(resume={"abc": None}),
         "resume",
-        "keys are (region, kind, solution_version_arn) tuples, got 'abc'",
+        "keys are (region, kind, solution_version_arn[, account]) tuples, got 'abc'",
     ),
     (
         "resume-region",
