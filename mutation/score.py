@@ -46,11 +46,13 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/library/test_client.py",
         "tests/test_cancellation.py",
         "tests/library/test_paging.py",
+        "tests/library/test_telemetry.py",
     ),
     "aiopersonalize/_merge.py": (
         "tests/library/test_merge.py",
         "tests/library/test_crawl.py",
         "tests/library/test_organization.py",
+        "tests/library/test_telemetry.py",
         # A count of requests in flight at once, which mutmut's tracing (and a loaded
         # machine) can keep from reaching its peak: not a test of a mutant.
         "--deselect=tests/library/test_merge.py::test_concurrency_is_the_servers_peak_of_requests_in_flight",
