@@ -354,7 +354,7 @@ def test_changed_value_of_the_right_type_is_damage(tmp_path: Path, where: str, c
         ({"region": "Not A Region"}, "is not a valid region name"),
         (
             {"version": "solution/a/1"},
-            r"does not match the ARN pattern 'arn:([a-z\\d-]+):personalize:.*:.*:.+'",
+            r"does not match the ARN pattern arn:([a-z\d-]+):personalize:.*:.*:.+",
         ),
         ({"token": "caf\u00e9"}, "token must be ASCII"),
         ({"token": "t" * 1501}, "the limit is 1500"),
@@ -426,22 +426,22 @@ FEWER_PARAMS = {k: v for k, v in PARAMS.items() if k != "page_size"}
     ("header", "message"),
     [
         (
-            canonical({"aiopersonalize-checkpoint": 3, "params": PARAMS, "crc": 1}),
+            canonical({"aiopersonalize-checkpoint": 4, "params": PARAMS, "crc": 1}),
             DAMAGED_1.format("the header: checksum mismatch"),
         ),
         (
-            resealed([{"aiopersonalize-checkpoint": 3}]).rstrip(),
+            resealed([{"aiopersonalize-checkpoint": 4}]).rstrip(),
             DAMAGED_1.format("the header has no parameters"),
         ),
         (
-            resealed([{"aiopersonalize-checkpoint": 3, "params": PARAMS, "extra": 1}]).rstrip(),
+            resealed([{"aiopersonalize-checkpoint": 4, "params": PARAMS, "extra": 1}]).rstrip(),
             DAMAGED_1.format("the header has no parameters"),
         ),
-        (b'{"aiopersonalize-checkpoint":3,', DAMAGED_1.format("the header is not valid")),
+        (b'{"aiopersonalize-checkpoint":4,', DAMAGED_1.format("the header is not valid")),
         (b'{"hello":1}', "not an aiopersonalize checkpoint"),
         (
-            resealed([{"aiopersonalize-checkpoint": 3, "params": FEWER_PARAMS}]).rstrip(),
-            "the checkpoint was made by a different crawl (page_size differ)",
+            resealed([{"aiopersonalize-checkpoint": 4, "params": FEWER_PARAMS}]).rstrip(),
+            "the checkpoint was made by a different crawl: its --page-size differs from this command's",
         ),
     ],
 )
