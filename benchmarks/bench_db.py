@@ -14,7 +14,9 @@ The acceptance (issue 15, item 5):
     against the same crawl with no sink (``crawl_batch_jobs()`` pages collected in
     memory): at least 0.9 of its jobs/s for each, i.e. at most 1/0.9 of its time. The
     sinks run as ``aiopersonalize crawl`` runs them (``cli._engine.crawl``): ``--db``
-    alone, and ``--output FILE`` alone.
+    alone (the database written from its writer process, as by default), and
+    ``--output FILE`` alone. For context, the same crawls into each database written
+    from the crawl's own process (``Inventory(url, in_process=True)``).
 
 The emulator serves 5 regions with one solution version each, 100,000 inference and
 100,000 segment jobs per region (quick: 20,000): 10 account-wide listings of 100-job
@@ -63,6 +65,8 @@ CRAWL_JOBS, QUICK_CRAWL_JOBS = 1_000_000, 200_000
 REPETITIONS, QUICK_REPETITIONS = 3, 2
 REQUIRED = {"SQLite": 50_000, "PostgreSQL": 20_000}
 CRAWL_LIMIT = 1 / 0.9
+IN_PROCESS = ("SQLite, in process", "PostgreSQL, in process")  # context: no writer process
+SINKS = ("SQLite", "PostgreSQL", "JSON Lines", *IN_PROCESS)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("nightly", "weekly", "backfill", "holiday", "campaign", "refresh", "email", "promo")
@@ -155,12 +159,16 @@ async def _no_sink(client: aiopersonalize.Client) -> Measurement:
 
 
 async def _engine_crawl(
-    client: aiopersonalize.Client, *, url: str | None = None, output: Path | None = None
+    client: aiopersonalize.Client,
+    *,
+    url: str | None = None,
+    output: Path | None = None,
+    in_process: bool = False,
 ) -> Measurement:
     plan = Plan(regions=REGIONS)
     start = time.perf_counter()
     if url is not None:
-        async with Inventory(url) as inventory:
+        async with Inventory(url, in_process=in_process) as inventory:
             run = await inventory.begin_crawl(regions=REGIONS)
             outcome = await crawl(client, plan, None, inventory=run)
             result = await run.finish(failures=outcome.failures, error=outcome.error)
@@ -245,13 +253,21 @@ async def run(quick: bool) -> list[Row]:
                 Contender("SQLite", lambda: _crawl_into(client, url=sqlite_url)),
                 Contender("PostgreSQL", lambda: _crawl_into(client, url=postgres_url)),
                 Contender(
+                    "SQLite, in process",
+                    lambda: _crawl_into(client, url=sqlite_url, in_process=True),
+                ),
+                Contender(
+                    "PostgreSQL, in process",
+                    lambda: _crawl_into(client, url=postgres_url, in_process=True),
+                ),
+                Contender(
                     "JSON Lines",
                     lambda: _engine_crawl(client, output=files / "jobs.jsonl"),
                 ),
             ]
             samples = await interleave(contenders, repetitions)
         base = samples["no sink"]
-        for name in ("SQLite", "PostgreSQL", "JSON Lines"):
+        for name in SINKS:
             runs = samples[name]
             for r in runs:
                 if r["jobs"] != crawl_jobs:
@@ -271,7 +287,7 @@ async def run(quick: bool) -> list[Row]:
                     peer=base_wall,
                     ratio=median(ratios),
                     spread=(min(ratios), max(ratios)),
-                    limit=CRAWL_LIMIT,
+                    limit=None if name in IN_PROCESS else CRAWL_LIMIT,
                     target=1.0,
                 )
             )
@@ -279,6 +295,6 @@ async def run(quick: bool) -> list[Row]:
 
 
 async def _crawl_into(
-    client: aiopersonalize.Client, *, url: Callable[[], Awaitable[str]]
+    client: aiopersonalize.Client, *, url: Callable[[], Awaitable[str]], in_process: bool = False
 ) -> Measurement:
-    return await _engine_crawl(client, url=await url())
+    return await _engine_crawl(client, url=await url(), in_process=in_process)

@@ -31,12 +31,15 @@ __all__ = [
     "InventoryError",
     "Started",
     "Totals",
+    "batch",
     "check_version",
     "close_params",
     "job_rows",
     "merge",
+    "merge_pages",
     "one_line",
     "sql",
+    "synced",
 ]
 
 Job = BatchInferenceJobSummary | BatchSegmentJobSummary
@@ -111,6 +114,20 @@ class Batch:
     listed_account: str = ""  # the account a crawl of several names; "": the client's
 
 
+def batch(page: Page[Job]) -> Batch:
+    """The page as rows to commit, and its listing's position after it.
+
+    :raises InventoryError: the page is not a crawl's (it names no region or kind).
+    """
+    if page.region is None or page.kind is None:
+        raise InventoryError("a page without its listing (region and kind): not a crawl's")
+    rows, account = job_rows(page)
+    # A crawl of several accounts names each page's; a listing is then keyed by it.
+    listed = page.account or ""
+    key = ChainKey(page.region, page.kind, page.solution_version_arn)
+    return Batch(key, rows, listed or account, page.next_token, len(page.items), listed)
+
+
 @dataclass(frozen=True, slots=True)
 class Started:
     """A crawl row, new or resumed: its id and its listings' positions."""
@@ -154,8 +171,8 @@ class Backend(Protocol):
         """A crawl row for ``options`` (canonical JSON): resumed if one is unfinished."""
         ...
 
-    async def write(self, crawl_id: int, now: datetime, batches: Sequence[Batch]) -> None:
-        """Commit the batches' rows and positions, all or nothing."""
+    async def write(self, crawl_id: int, now: datetime, pages: Sequence[Page[Job]]) -> None:
+        """Commit the pages' rows and their listings' positions, all or nothing."""
         ...
 
     async def listings(self, crawl_id: int) -> list[tuple[str, str, str, str | None, bool]]:
@@ -251,10 +268,12 @@ SELECT region, kind, solution_version_arn, account, done
 FROM crawl_listings WHERE crawl_id = %(crawl)s
 """
 
+# The jobs of the synced scopes this crawl did not see: one pass over the table for
+# all of them ({scopes}: :func:`synced`), not one per scope.
 _GONE = """
 FROM batch_jobs
-WHERE account = %(account)s AND region = %(region)s AND kind = %(kind)s
-  AND deleted_at IS NULL AND last_crawl_id <> %(crawl)s
+WHERE deleted_at IS NULL AND last_crawl_id <> %(crawl)s
+  AND (account, region, kind) IN ({scopes})
 """
 
 DELETED_HISTORY = (
@@ -274,6 +293,21 @@ WHERE arn IN (SELECT arn """
     + _GONE
     + ")"
 )
+
+
+def synced(
+    statements: Sequence[str], scopes: Sequence[tuple[str, str, str]], params: Mapping[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """``statements`` (:data:`DELETED_HISTORY`, :data:`MARK_DELETED`) for ``scopes``
+    (region, kind, account), and their parameters with ``params``; none for no scope."""
+    if not scopes:
+        return [], dict(params)
+    values = ", ".join(f"(%(a{n})s, %(r{n})s, %(k{n})s)" for n in range(len(scopes)))
+    found = dict(params)
+    for n, (region, kind, account) in enumerate(scopes):
+        found.update({f"a{n}": account, f"r{n}": region, f"k{n}": kind})
+    return [s.replace("{scopes}", f"VALUES {values}") for s in statements], found
+
 
 SEEN = "SELECT count(*) FROM batch_jobs WHERE last_crawl_id = %(crawl)s"
 
@@ -326,6 +360,11 @@ def merge(batches: Sequence[Batch]) -> Merged:
             found[7] += 1
             found[8] += batch.jobs
     return Merged(rows, [tuple(v) for v in listings.values()])
+
+
+def merge_pages(pages: Sequence[Page[Job]]) -> Merged:
+    """The pages (a crawl's: checked by :func:`batch`) as one write, in their order."""
+    return merge([batch(page) for page in pages])
 
 
 def positions(rows: Iterable[Sequence[Any]]) -> dict[ChainKey, str | None]:

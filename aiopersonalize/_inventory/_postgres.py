@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._models import Page
 from . import _backend as q
-from ._backend import Batch, Finish, InventoryError, Started, Totals, one_line
+from ._backend import Finish, InventoryError, Job, Started, Totals, one_line
 from ._schema import JOB_COLUMNS, META_TABLE, SCHEMA_VERSION, Dialect, migration
 
 if TYPE_CHECKING:
@@ -177,13 +178,14 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise self._fail("cannot start a crawl in", exc) from exc
 
-    async def write(self, crawl_id: int, now: datetime, batches: Sequence[Batch]) -> None:
+    async def write(self, crawl_id: int, now: datetime, pages: Sequence[Page[Job]]) -> None:
         import psycopg
 
         conn = self._connection()
+        params = self._page_params(crawl_id, now, q.merge_pages(pages))
         try:
             # One statement, so one transaction in autocommit mode.
-            await conn.execute(_PAGE, self._page_params(crawl_id, now, q.merge(batches)))
+            await conn.execute(_PAGE, params)
         except psycopg.Error as exc:
             raise self._fail("cannot write to", exc) from exc
 
@@ -211,13 +213,13 @@ class PostgresBackend:
         import psycopg
 
         conn = self._connection()
+        sync, scopes = q.synced(
+            (q.DELETED_HISTORY, q.MARK_DELETED), finish.scopes, {"crawl": crawl_id, "now": now}
+        )
         try:
             async with conn.transaction():
-                for region, kind, account in finish.scopes:
-                    scope = {"crawl": crawl_id, "now": now, "region": region, "kind": kind}
-                    scope["account"] = account
-                    await conn.execute(_s(q.DELETED_HISTORY), scope)
-                    await conn.execute(_s(q.MARK_DELETED), scope)
+                for statement in sync:
+                    await conn.execute(_s(statement), scopes)
                 cursor = await conn.execute(_s(q.SEEN), {"crawl": crawl_id})
                 row = await cursor.fetchone()
                 seen = int(row[0]) if row is not None else 0

@@ -53,12 +53,11 @@ from . import _postgres, _sqlite
 from ._backend import (
     ALL_LISTINGS,
     Backend,
-    Batch,
     Finish,
     InventoryError,
     Job,
-    job_rows,
 )
+from ._writer import ProcessBackend
 
 __all__ = [
     "BUFFER_PAGES",
@@ -104,8 +103,8 @@ def _program() -> str:
         return "aiopersonalize"
 
 
-def _backend(url: str) -> Backend:
-    """The backend ``url`` names (checked, not connected)."""
+def in_process_backend(url: str) -> Backend:
+    """The backend ``url`` names, in this process (checked, not connected)."""
     if not isinstance(url, str) or not url:
         raise InventoryError("an inventory URL is sqlite:///PATH or postgresql://...")
     shown = redact_url(url)
@@ -123,6 +122,14 @@ def _backend(url: str) -> Backend:
             "(sqlite:////PATH for an absolute path) or postgresql://..."
         )
     return _sqlite.SQLiteBackend(Path(url), shown)  # a plain path: a SQLite file
+
+
+def _backend(url: str, in_process: bool) -> Backend:
+    """The backend ``url`` names: checked here, run here or in a writer process."""
+    backend = in_process_backend(url)
+    if in_process:
+        return backend
+    return ProcessBackend(url, redact_url(url), backend.dialect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +153,6 @@ class CrawlResult:
     reappeared: int
     deleted: int
     scopes: tuple[tuple[str, str, str], ...]
-
-
-def _chain(page: Page[Job]) -> ChainKey:
-    if page.region is None or page.kind is None:
-        raise InventoryError("a page without its listing (region and kind): not a crawl's")
-    return ChainKey(page.region, page.kind, page.solution_version_arn)
 
 
 def _failure_line(failure: ListingFailure) -> str:
@@ -194,26 +195,25 @@ class InventoryCrawl:
         found = sorted({key[0] for key in self.resume})
         return tuple(found) or None
 
-    def batch(self, page: Page[Job]) -> Batch:
-        """The page as rows to commit (for :meth:`write_batches`)."""
-        rows, account = job_rows(page)
-        # A crawl of several accounts names each page's; a listing is then keyed by it.
-        listed: str = getattr(page, "account", None) or ""
-        key = _chain(page)
-        return Batch(key, rows, listed or account, page.next_token, len(page.items), listed)
-
     async def write(self, page: Page[Job]) -> None:
         """Commit the page's jobs and its listing's position, in one transaction.
 
         :raises InventoryError: the write failed (nothing of the page was written).
         """
-        await self.write_batches([self.batch(page)])
+        await self.write_pages([page])
 
-    async def write_batches(self, batches: Sequence[Batch]) -> None:
-        """Commit several pages' batches in one transaction."""
+    async def write_pages(self, pages: Sequence[Page[Job]]) -> None:
+        """Commit several pages (a crawl's, in the order listed) in one transaction.
+
+        :raises InventoryError: a page is not a crawl's (it names no region or kind),
+            or the write failed: nothing of the pages was written.
+        """
         if self._finished:
             raise InventoryError(f"crawl {self.crawl_id} is finished")
-        await self._backend.write(self.crawl_id, datetime.now(_UTC), batches)
+        for page in pages:
+            if page.region is None or page.kind is None:
+                raise InventoryError("a page without its listing (region and kind): not a crawl's")
+        await self._backend.write(self.crawl_id, datetime.now(_UTC), pages)
 
     async def store(
         self, pages: MemoryObjectReceiveStream[Page[Job]], *, group: int = GROUP_PAGES
@@ -232,7 +232,7 @@ class InventoryCrawl:
             async for first in pages:
                 waiting = min(group - 1, pages.statistics().current_buffer_used)
                 more = [pages.receive_nowait() for _ in range(waiting)]
-                await self.write_batches([self.batch(page) for page in (first, *more)])
+                await self.write_pages([first, *more])
 
     async def consume(self, listing: MergedListing[Job]) -> CrawlResult:
         """Write every page of ``listing`` (through :meth:`store`), then finish the crawl
@@ -331,13 +331,20 @@ class Inventory:
     Use as ``async with Inventory(url) as inventory:``; opening creates the schema, or
     migrates an older one. The URL's password never appears in its ``repr`` or errors.
 
+    The database's work runs in a process of its own (started on opening, ended on
+    closing): this process only hands each page's records over, so a crawl's event
+    loop never shares its CPU, or Python's interpreter lock, with the database.
+    ``in_process=True`` keeps it here instead (SQLite in a worker thread, PostgreSQL
+    on the event loop): no process is started, and a fast crawl is slowed down by the
+    database's work (see the ``db`` benchmark).
+
     :raises InventoryError: the URL is not an inventory URL (at once); on opening, the
         database cannot be opened, is not an aiopersonalize inventory, has a newer
-        schema, or its driver is missing.
+        schema, or its driver is missing; the writer process cannot be started.
     """
 
-    def __init__(self, url: str) -> None:
-        self._backend = _backend(url)
+    def __init__(self, url: str, *, in_process: bool = False) -> None:
+        self._backend = _backend(url, in_process)
         self.url = redact_url(url)
         self.schema_version: int | None = None
         self._state = "new"

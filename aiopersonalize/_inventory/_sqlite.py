@@ -20,8 +20,9 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from .._models import Page
 from . import _backend as q
-from ._backend import Batch, Finish, InventoryError, Started, Totals, one_line
+from ._backend import Finish, InventoryError, Job, Started, Totals, one_line
 from ._schema import JOB_COLUMNS, META_TABLE, SCHEMA_VERSION, Dialect, migration
 
 __all__ = ["SQLiteBackend"]
@@ -192,12 +193,11 @@ class SQLiteBackend:
 
         return await self._run("cannot start a crawl in", start)
 
-    async def write(self, crawl_id: int, now: datetime, batches: Sequence[Batch]) -> None:
+    async def write(self, crawl_id: int, now: datetime, pages: Sequence[Page[Job]]) -> None:
         params = {"crawl": crawl_id, "now": _iso(now)}
 
-        merged = q.merge(batches)
-
         def write(conn: sqlite3.Connection) -> None:
+            merged = q.merge_pages(pages)  # here: off the event loop
             conn.execute("BEGIN IMMEDIATE")
             if merged.rows:
                 conn.executemany(_STAGE_ROW, merged.rows)
@@ -218,14 +218,14 @@ class SQLiteBackend:
 
     async def finish(self, crawl_id: int, now: datetime, finish: Finish) -> Totals:
         at = _iso(now)
+        sync, scopes = q.synced(
+            (q.DELETED_HISTORY, q.MARK_DELETED), finish.scopes, {"crawl": crawl_id, "now": at}
+        )
 
         def close(conn: sqlite3.Connection) -> Totals:
             conn.execute("BEGIN IMMEDIATE")
-            for region, kind, account in finish.scopes:
-                scope = {"crawl": crawl_id, "now": at, "region": region, "kind": kind}
-                scope["account"] = account
-                conn.execute(_s(q.DELETED_HISTORY), scope)
-                conn.execute(_s(q.MARK_DELETED), scope)
+            for statement in sync:
+                conn.execute(_s(statement), scopes)
             seen = int(conn.execute(_s(q.SEEN), {"crawl": crawl_id}).fetchone()[0])
             found = q.totals(seen, conn.execute(_s(q.EVENTS), {"crawl": crawl_id}))
             conn.execute(_s(q.CLOSE_CRAWL), q.close_params(crawl_id, at, finish, found))

@@ -40,6 +40,16 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose tables live in a schema of the test's own, dropped afterwards."""
+    yield from _schema_url(postgres_server)
+
+
+@pytest.fixture
+def other_postgres_url(postgres_server: str) -> Iterator[str]:
+    """Another such URL, for a test that compares two inventories."""
+    yield from _schema_url(postgres_server)
+
+
+def _schema_url(postgres_server: str) -> Iterator[str]:
     import psycopg
 
     schema = f"test_{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,5 @@
+"""``python -m aiopersonalize._inventory``: the inventory's writer process (``_writer``)."""
+
+from ._writer import main
+
+main()

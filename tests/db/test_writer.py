@@ -1,0 +1,149 @@
+"""The inventory's writer process (``Inventory(url)``) against its in-process form
+(``in_process=True``): the same rows, the URL kept off the command line, a writer that
+dies, and a write cancelled while the writer is still at it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import anyio
+import psutil
+import pytest
+
+from aiopersonalize import Inventory, InventoryError, ListingFailure, ThrottlingError
+
+from .test_inventory import REGION, inference, page, query, segment
+
+_WRITER = "aiopersonalize._inventory"
+
+
+def _writers() -> list[psutil.Process]:
+    """This process's inventory writers (children running ``-m aiopersonalize._inventory``)."""
+    return [p for p in psutil.Process().children() if _WRITER in p.cmdline()]
+
+
+async def _crawl_twice(url: str, *, in_process: bool) -> None:
+    """Two crawls: the first sees four jobs; the second sees one changed, one the same,
+    not the third (so it is marked deleted), and its segment listing fails (so the
+    segment job stays)."""
+    failure = ListingFailure(
+        None,
+        ThrottlingError("slow down", code="ThrottlingException"),
+        "ListBatchSegmentJobs",
+        REGION,
+        "segment",
+    )
+    async with Inventory(url, in_process=in_process) as inventory:
+        run = await inventory.begin_crawl()
+        await run.write_pages([page([inference(1), inference(2)], "t1")])
+        await run.write_pages([page([inference(3)], None), page([segment(9)], None, "segment")])
+        await run.finish()
+        run = await inventory.begin_crawl()
+        await run.write_pages(
+            [page([inference(1, "CREATE FAILED"), inference(2)], None), page([], None, "segment")]
+        )
+        await run.finish(failures=[failure])
+
+
+_JOBS = (
+    "SELECT arn, kind, account, region, job_name, status, creation_date_time, "
+    "last_updated_date_time, failure_reason, solution_version_arn, "
+    "batch_inference_job_mode, deleted_at IS NULL, first_crawl_id, last_crawl_id "
+    "FROM batch_jobs ORDER BY arn"
+)
+_HISTORY = "SELECT crawl_id, arn, event, status, previous_status FROM job_history ORDER BY id"
+_CRAWLS = (
+    "SELECT id, status, jobs_seen, jobs_created, jobs_changed, jobs_deleted, listings_failed "
+    "FROM crawls ORDER BY id"
+)
+
+
+async def test_the_writer_process_stores_what_the_in_process_writer_stores(
+    inventory_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two crawls (new, changed, unchanged and vanished jobs) leave the same jobs, history
+    and crawl rows whether written from the writer process or from this process."""
+    await _crawl_twice(inventory_url, in_process=False)
+    if inventory_url.startswith("sqlite"):
+        elsewhere = f"sqlite:///{tmp_path}/in-process.db"
+    else:
+        elsewhere = request.getfixturevalue("other_postgres_url")
+    await _crawl_twice(elsewhere, in_process=True)
+    for statement in (_JOBS, _HISTORY, _CRAWLS):
+        assert await query(inventory_url, statement) == await query(elsewhere, statement)
+    assert [row[2] for row in await query(inventory_url, _HISTORY)] == [
+        "created", "created", "created", "created", "changed", "deleted",
+    ]  # fmt: skip
+
+
+async def test_the_url_is_not_on_the_writer_processs_command_line(tmp_path: Path) -> None:
+    """The inventory's URL (a password, in a PostgreSQL one) goes to the writer process
+    through its pipe, never on its command line, which other users of the machine read."""
+    path = tmp_path / "secret-hunter2.db"
+    async with Inventory(f"sqlite:///{path}"):
+        (writer,) = _writers()
+        assert "hunter2" not in " ".join(writer.cmdline())
+        assert "hunter2" not in " ".join(f"{k}={v}" for k, v in writer.environ().items())
+    assert _writers() == []
+
+
+async def test_a_writer_process_killed_midway_fails_the_next_write_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """When the writer process dies (killed, out of memory), the next write raises an
+    InventoryError saying so, the pages committed before it stay, and closing is clean."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with Inventory(url) as inventory:
+        run = await inventory.begin_crawl()
+        await run.write(page([inference(1)], "t1"))
+        (writer,) = _writers()
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=10)
+        with pytest.raises(InventoryError) as raised:
+            await run.write(page([inference(2)], None))
+        assert str(raised.value) == (
+            f"cannot write to {url}: the inventory's writer process was killed by signal 9"
+        )
+        with pytest.raises(InventoryError, match="killed by signal 9"):
+            await run.finish()
+    assert await query(url, "SELECT job_name FROM batch_jobs") == [("j1",)]
+    assert await query(url, "SELECT next_token, jobs FROM crawl_listings") == [("t1", 1)]
+
+
+async def test_a_write_cancelled_while_the_writer_works_is_answered_before_the_next_call(
+    tmp_path: Path,
+) -> None:
+    """A write cancelled after its pages were handed over is still committed whole by the
+    writer process, and the next call reads past its late answer to its own."""
+    path = tmp_path / "inventory.db"
+    async with Inventory(f"sqlite:///{path}") as inventory:
+        run = await inventory.begin_crawl()
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # the writer's transaction waits for it
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run.write, page([inference(1), inference(2)], None))
+                await anyio.wait_all_tasks_blocked()  # the write waits for its answer
+                tg.cancel_scope.cancel()
+            blocker.execute("COMMIT")
+        finally:
+            blocker.close()
+        result = await run.finish()
+    assert (result.status, result.seen, result.created) == ("complete", 2, 2)
+
+
+async def test_an_inventory_that_cannot_be_opened_leaves_no_writer_process(
+    tmp_path: Path,
+) -> None:
+    """An inventory refused on opening (another program's database) raises its one-line
+    error and leaves no writer process behind."""
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(InventoryError, match="is not an aiopersonalize inventory"):
+        async with Inventory(f"sqlite:///{other}"):
+            pass  # pragma: no cover
+    assert _writers() == []
