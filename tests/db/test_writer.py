@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -14,6 +16,7 @@ import psutil
 import pytest
 
 from aiopersonalize import Inventory, InventoryError, ListingFailure, ThrottlingError
+from aiopersonalize.emulator import Emulator
 
 from .test_inventory import REGION, inference, page, query, segment
 
@@ -146,3 +149,34 @@ async def test_an_inventory_that_cannot_be_opened_leaves_no_writer_process(
         async with Inventory(f"sqlite:///{other}"):
             pass  # pragma: no cover
     assert _writers() == []
+
+
+def test_the_writer_process_ends_when_the_crawl_is_killed(
+    emulator_in_thread: Emulator, tmp_path: Path
+) -> None:
+    """A ``crawl --db`` SIGKILLed midway leaves no writer process behind: it ends when its
+    pipe closes, and the database holds whole pages only (rows and positions agree)."""
+    from .test_crawl_db import committed_pages, crawl_argv, rows, wait_until
+
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    argv = crawl_argv(emulator_in_thread, "--page-size", "2", "--concurrency", "2", "--db", url)
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "aiopersonalize", *argv],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: committed_pages(url) >= 2)
+        writers = [p for p in psutil.Process(crawl.pid).children() if _WRITER in p.cmdline()]
+        assert len(writers) == 1
+        crawl.kill()
+        crawl.wait(timeout=20)
+        writers[0].wait(timeout=20)  # not our child: psutil polls, nothing is reaped
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.wait(timeout=20)
+    assert rows(url, "SELECT count(*) FROM batch_jobs") == rows(
+        url, "SELECT sum(jobs) FROM crawl_listings"
+    )
