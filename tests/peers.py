@@ -82,6 +82,20 @@ class Peer:
         return [op for op, _ in self.requests]
 
 
+async def settled(peer: Peer) -> int:
+    """The number of requests the peer has received, once nothing can happen without the
+    consumer: every task is blocked, twice in a row, with no new request in between (a
+    response the client has not read yet makes its task ready at the next select, so
+    the second look would see it)."""
+    with anyio.fail_after(10):
+        while True:
+            before = peer.received.value
+            await anyio.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
+            if peer.received.value == before:
+                return before
+
+
 def error(code: str, message: str = "scripted", status: int = 400) -> Reply:
     return Reply({"__type": code, "message": message}, status=status)
 

@@ -47,7 +47,7 @@ from ..helpers import (
     wait_no_producers,
     wait_until,
 )
-from ..peers import Peer, Reply, chained, connected, error, job_page
+from ..peers import Peer, Reply, chained, connected, error, job_page, settled
 
 KINDS: list[Kind] = ["inference", "segment"]
 OPERATION = {"inference": "ListBatchInferenceJobs", "segment": "ListBatchSegmentJobs"}
@@ -257,20 +257,6 @@ async def test_a_slow_version_holds_one_worker_while_the_others_finish(emulator:
     assert_exactly_once(seen, expected)
 
 
-async def _settled(peer: Peer) -> int:
-    """The number of requests the peer has received, once nothing can happen without the
-    consumer: every task is blocked, twice in a row, with no new request in between (a
-    response the client has not read yet makes its task ready at the next select, so
-    the second look would see it)."""
-    with anyio.fail_after(10):
-        while True:
-            before = peer.received.value
-            await anyio.wait_all_tasks_blocked()
-            await anyio.wait_all_tasks_blocked()
-            if peer.received.value == before:
-                return before
-
-
 @pytest.mark.parametrize(("concurrency", "prefetch"), [(1, 1), (3, 1), (3, 2), (2, 3)])
 async def test_a_stalled_consumer_has_at_most_concurrency_times_prefetch_pages_ahead(
     concurrency: int, prefetch: int
@@ -307,7 +293,7 @@ async def test_a_stalled_consumer_has_at_most_concurrency_times_prefetch_pages_a
             pages = listing.pages()
             jobs.extend((await pages.__anext__()).items)
             held = 1
-            sent = await _settled(peer)
+            sent = await settled(peer)
             assert 1 + concurrency <= sent <= 1 + ahead
             async for page in pages:
                 held += 1
