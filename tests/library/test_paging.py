@@ -194,6 +194,21 @@ async def test_aclose_in_a_cancelled_scope_still_waits_for_the_producer(prefetch
     assert str(info.value) == "this listing is closed; start a new one"
 
 
+async def test_aclose_in_a_cancelled_scope_still_waits_for_a_merged_listings_pool() -> None:
+    """Closing a merged listing from a task that is being cancelled still waits until its
+    producer has stopped its pool of workers, which takes the event loop more than one
+    turn: nothing of it is left running when ``aclose`` returns."""
+    async with connected([inference_page(0, 2, "t1"), HANG]) as (peer, client):
+        listing = client.list_batch_inference_jobs_many([VERSION_ARN])
+        with anyio.fail_after(10):
+            await listing.__anext__()
+            await peer.received.reach(2)  # the worker waits on the second page
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await listing.aclose()
+        assert producer_tasks() == set()
+
+
 @pytest.mark.parametrize("prefetch", [0, 1])
 async def test_a_page_larger_than_asked_is_cut_to_max_items(prefetch: int) -> None:
     """A service that answers with more jobs than the ``maxResults`` asked has its page
