@@ -1,21 +1,27 @@
 """One listing's life, in the details the other suites do not pin down: the schedule
 on which a failing page is asked again, the words of each way a listing ends early,
-and a listing closed by a caller that is itself being cancelled.
+a listing closed by a caller that is itself being cancelled, and one dropped after its
+event loop was closed.
 
 The schedule is checked on ``fetch_patiently`` itself with a fake clock, sleep and
-random draw (nothing waits); the rest against a scripted peer over real HTTP.
+random draw (nothing waits); a listing outliving its loop on a producer of the test's
+own, on a loop the test closes; the rest against a scripted peer over real HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import sys
+from typing import Any
 
 import anyio
 import pytest
 
 from aiopersonalize import (
     ClientClosedError,
+    Listing,
     Page,
     PaginationError,
     PersonalizeError,
@@ -23,7 +29,7 @@ from aiopersonalize import (
     ThrottlingError,
     UsageError,
 )
-from aiopersonalize._paging import fetch_patiently
+from aiopersonalize._paging import TaskSet, fetch_patiently, prefetch_source
 
 from ..clients import FakeClock
 from ..helpers import producer_tasks, wait_no_producers
@@ -261,3 +267,34 @@ async def test_a_listing_says_what_it_lists_and_refuses_misuse_in_words() -> Non
         with pytest.raises(UsageError, match=f"^{closed}$"):
             await taken.__anext__()
     assert str(both.value) == "this listing is already iterating items; iterate it one way"
+
+
+def test_a_listing_dropped_after_its_event_loop_was_closed_is_dropped_quietly() -> None:
+    """A prefetching listing dropped after its event loop was closed, with its producer
+    still waiting, is cleaned up without an error: cancelling a task of a closed loop
+    raises RuntimeError, which the cleanup lets go."""
+    loop = asyncio.new_event_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    tasks = TaskSet()
+
+    async def produce(send: Any) -> None:
+        await send.send(Page(items=(1,), next_token="t1"))
+        await anyio.sleep_forever()  # a request never answered
+
+    listing: Listing[int] | None = Listing(
+        prefetch_source(produce, prefetch=1, tasks=tasks), description="abandoned"
+    )
+    assert listing is not None
+    assert loop.run_until_complete(listing.__anext__()) == 1
+    loop.close()
+    assert len(tasks) == 1  # the producer, waiting for ever on a closed loop
+    unraisable: list[BaseException | None] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda info: unraisable.append(info.exc_value)
+    try:
+        listing = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+    assert reported == []
