@@ -270,6 +270,31 @@ async def test_a_failed_call_marks_its_span_and_the_listings_as_errors(
     assert_no_secrets(*(span.to_json() for span in spans.get_finished_spans()))
 
 
+async def test_a_failed_merged_listing_marks_its_span_as_an_error(
+    emulator: Emulator, spans: InMemorySpanExporter
+) -> None:
+    """A merged listing ended by a refused version (``on_error="raise"``) ends its span
+    with an error status and ``error.type``, and counts the listing that failed."""
+    versions = emulator.solution_version_arns()[:2]
+    emulator.faults = Faults(deny_solution_versions=frozenset({versions[1]}))
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.list_batch_inference_jobs_many(versions, concurrency=1)
+        with pytest.raises(AccessDeniedError):
+            await listing.collect()
+    (merged,) = _named(spans, "aiopersonalize.merged_listing")
+    attributes = _attributes(merged)
+    assert merged.status.status_code is StatusCode.ERROR
+    assert attributes["error.type"] == "AccessDeniedError"
+    assert [event.name for event in merged.events] == ["exception"]
+    assert (
+        attributes["aiopersonalize.listings"],
+        attributes["aiopersonalize.listings_failed"],
+    ) == (
+        2,
+        1,
+    )
+
+
 async def test_metrics_count_requests_retries_throttles_pages_and_jobs(
     emulator: Emulator, spans: InMemorySpanExporter
 ) -> None:
