@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -15,6 +16,7 @@ from aiopersonalize import (
     BatchInferenceJobSummary,
     ChainKey,
     Client,
+    ConfigurationError,
     Organization,
     Page,
     ParamValidationError,
@@ -22,6 +24,8 @@ from aiopersonalize import (
     personalize_regions,
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, account_ids
+
+from ..peers import recording_proxy
 
 SMALL = InventorySpec(1, 1, 2, inference_jobs_per_version=5, segment_jobs_per_version=3)
 REGIONS = ("us-east-1", "eu-west-1")
@@ -303,3 +307,60 @@ async def test_a_slow_account_holds_back_no_other(emulator: Emulator) -> None:
                 if found == want:
                     break
     assert found == want
+
+
+async def test_each_role_is_assumed_as_the_session_asked_for(emulator: Emulator) -> None:
+    """Organization's ``session_name`` and ``duration_seconds`` are what each member's
+    AssumeRole asks for, on the wire."""
+    accounts = Organization("Inventory", session_name="nightly-inventory", duration_seconds=7200)
+    async with (
+        recording_proxy(emulator.endpoint_url) as (endpoint_url, bodies),
+        Client(endpoint_url=endpoint_url, region_name=REGIONS[0]) as client,
+    ):
+        _, listing = await crawl(client, accounts=accounts, kinds=["inference"])
+    asked = [parse_qs(body.decode()) for body in bodies if body.startswith(b"Action=AssumeRole")]
+    assert sorted((q["RoleArn"], q["RoleSessionName"], q["DurationSeconds"]) for q in asked) == [
+        ([f"arn:aws:iam::{account}:role/Inventory"], ["nightly-inventory"], ["7200"])
+        for account in (MEMBER, DENIED)
+    ]
+    assert [f.account for f in listing.failures] == [DENIED]
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=SMALL,
+        accounts=3,
+        assume_role_denied_accounts=frozenset(account_ids(3)[1:]),
+    )
+)
+async def test_each_refused_role_is_one_failure_counted(emulator: Emulator) -> None:
+    """Two members whose roles refuse are two failures, each named by its account, in
+    the client's region, and counted in ``accounts_failed``; the caller's own account is
+    listed."""
+    refused = account_ids(3)[1:]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        pages, listing = await crawl(client, accounts=Organization("Inventory"))
+    assert tally(pages) == expected(emulator, (MANAGEMENT,), REGIONS[:1])
+    failures = sorted(listing.failures, key=lambda f: str(f.account))
+    assert [(f.account, f.region, f.operation, f.kind) for f in failures] == [
+        (account, REGIONS[0], "AssumeRole", None) for account in refused
+    ]
+    progress = listing.progress
+    assert (progress.accounts, progress.accounts_opened, progress.accounts_failed) == (3, 1, 2)
+
+
+async def test_skip_does_not_swallow_missing_credentials_for_assume_role(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``on_error="skip"``, a crawl through roles with no credentials to assume them
+    with ends with ConfigurationError: it is no failure of one account to record, and
+    no request is sent. (A loopback endpoint would sign with dummy keys.)"""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    roles = RoleArns([f"arn:aws:iam::{MEMBER}:role/Inventory"])
+    async with Client(region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(accounts=roles, on_error="skip")
+        with pytest.raises(ConfigurationError):
+            await listing.collect()
+        assert client.stats.requests == 0
+    assert listing.failures == ()
