@@ -61,7 +61,7 @@ def expected(
 
 
 async def crawl(client: Client, **options: Any) -> tuple[list[Page[Any]], Any]:
-    listing = client.crawl_batch_jobs(page_size=2, on_error="skip", **options)
+    listing = client.crawl_batch_jobs(**{"page_size": 2, "on_error": "skip", **options})
     pages = [page async for page in listing.pages()]
     return pages, listing
 
@@ -278,6 +278,8 @@ async def test_an_organization_crawl_by_versions_finds_the_same_jobs(emulator: E
         emulator.solution_version_arns(REGIONS[1], account=MEMBER)
     )
     assert [f.operation for f in listing.failures] == ["AssumeRole"]
+    # Discovery starts at each opened account's dataset groups, one call per region.
+    assert emulator.stats.by_operation["ListDatasetGroups"] == 2 * len(REGIONS)
 
 
 @pytest.mark.personalize_emulator(
@@ -364,3 +366,60 @@ async def test_skip_does_not_swallow_missing_credentials_for_assume_role(
             await listing.collect()
         assert client.stats.requests == 0
     assert listing.failures == ()
+
+
+DEEP = InventorySpec(2, 2, 2, inference_jobs_per_version=1, segment_jobs_per_version=1)
+
+
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=DEEP, accounts=2))
+async def test_discovery_through_a_role_makes_the_calls_of_the_callers_own(
+    emulator: Emulator,
+) -> None:
+    """Discovering a member's versions through its role, one item per page, makes the same
+    calls at each level as discovering the caller's own account's (of the same shape):
+    each dataset group's solutions and each solution's versions, page after page."""
+    member = account_ids(2)[1]
+    discovery = ("ListDatasetGroups", "ListSolutions", "ListSolutionVersions")
+
+    async def calls(**options: Any) -> tuple[Counter[str], int]:
+        before = Counter(emulator.stats.by_operation)
+        async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+            pages, listing = await crawl(
+                client, strategy="versions", kinds=["inference"], **options
+            )
+        assert listing.failures == ()
+        moved = Counter(emulator.stats.by_operation) - before
+        return Counter({op: moved[op] for op in discovery}), sum(len(p.items) for p in pages)
+
+    own = await calls(page_size=1)
+    through_role = await calls(
+        page_size=1, accounts=RoleArns([f"arn:aws:iam::{member}:role/Inventory"])
+    )
+    assert own == through_role
+    assert own[1] == 8  # 2 dataset groups x 2 solutions x 2 versions x 1 job
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, accounts=3, deny_regions=frozenset({"eu-west-1", "us-west-2"}))
+)
+async def test_a_region_denied_by_policy_is_one_failure_per_member_when_discovering(
+    emulator: Emulator,
+) -> None:
+    """By versions, each member's refused discovery in each denied region is one failure
+    of its own, naming the account, the region and the refused ``ListDatasetGroups``."""
+    regions = ["us-east-1", "eu-west-1", "us-west-2"]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=regions[0]) as client:
+        pages, listing = await crawl(
+            client, accounts=Organization("Inventory"), regions=regions, strategy="versions"
+        )
+    members = account_ids(3)[1:]
+    assert {(page.account, page.region) for page in pages} == {
+        (MANAGEMENT, region) for region in regions
+    } | {(member, regions[0]) for member in members}
+    failures = sorted(listing.failures, key=lambda f: (str(f.account), f.region))
+    assert [(f.account, f.region, f.operation, f.kind, f.parent_arn) for f in failures] == [
+        (member, region, "ListDatasetGroups", None, None)
+        for member in members
+        for region in sorted(regions[1:])
+    ]
+    assert all(isinstance(f.error, AccessDeniedError) for f in failures)
