@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio
 import pytest
 
 from aiopersonalize import (
@@ -423,3 +424,32 @@ async def test_a_region_denied_by_policy_is_one_failure_per_member_when_discover
         for region in sorted(regions[1:])
     ]
     assert all(isinstance(f.error, AccessDeniedError) for f in failures)
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=SMALL,
+        accounts=2,
+        # Far longer than the test's timeout: a worker that waits for this account
+        # holds no other work while it waits.
+        faults=Faults(account_latency={MANAGEMENT: 300.0}),
+    )
+)
+async def test_the_free_worker_takes_the_account_with_fewer_running(emulator: Emulator) -> None:
+    """With two workers, two accounts and the caller's own account hanging on every call,
+    the worker left free takes every chain of the other account, although the hanging
+    account, with chains waiting too, comes first in turn as often: the account with the
+    fewest chains running goes first."""
+    want = expected(emulator, (MEMBER,))
+    found: Counter[tuple[str, str, str]] = Counter()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(
+            accounts=Organization("Inventory"), regions=list(REGIONS), page_size=2, concurrency=2
+        )
+        async with listing:
+            with anyio.fail_after(10):  # a would-be hang fails; it never paces the test
+                async for page in listing.pages():
+                    found += tally([page])
+                    if found == want:
+                        break
+    assert found == want
