@@ -785,6 +785,48 @@ async def test_a_resumed_chain_denied_on_its_first_page_keeps_its_starting_token
     assert [body.get("nextToken") for _, body in peer.requests] == ["p1"]
 
 
+async def test_a_restarted_chain_that_then_fails_is_recorded_as_its_own_failure() -> None:
+    """Under on_error="skip", a chain whose resume token is refused, listed again from its
+    start and then denied midway, is recorded with its version, operation and the token
+    after the last page it delivered (of the new start)."""
+    a = PEER_VERSIONS[0]
+    script = [
+        error("InvalidNextTokenException", "expired"),
+        job_page(a, 0, 2, "n1"),
+        error("AccessDeniedException", "no"),
+    ]
+    async with connected(script, **NO_RETRY) as (peer, client):
+        listing = client.list_batch_inference_jobs_many(
+            [a], starting_tokens={a: "old"}, on_error="skip"
+        )
+        pages = [page async for page in listing.pages()]
+    assert [(len(page.items), page.restarted) for page in pages] == [(2, True)]
+    (failure,) = listing.failures
+    assert (failure.solution_version_arn, failure.operation, failure.kind, failure.next_token) == (
+        a,
+        "ListBatchInferenceJobs",
+        "inference",
+        "n1",
+    )
+    assert [body.get("nextToken") for _, body in peer.requests] == ["old", None, "n1"]
+
+
+async def test_a_restarted_chain_repeating_a_token_is_named_by_its_listing_and_version() -> None:
+    """A chain whose resume token is refused, listed again from its start, whose service
+    then repeats a token, raises PaginationError naming the operation and the version."""
+    a = PEER_VERSIONS[0]
+    script = [
+        error("InvalidNextTokenException", "expired"),
+        job_page(a, 0, 1, "same"),
+        job_page(a, 1, 1, "same"),
+    ]
+    async with connected(script, **NO_RETRY) as (_peer, client):
+        listing = client.list_batch_inference_jobs_many([a], starting_tokens={a: "old"})
+        with pytest.raises(PaginationError) as info:
+            await listing.collect()
+    assert (info.value.operation, info.value.solution_version_arn) == ("ListBatchInferenceJobs", a)
+
+
 async def test_a_throttled_page_of_a_merged_listing_is_asked_again_within_the_window() -> None:
     """A merged listing asks a page that failed with throttling again (the client's
     ``page_retry_window``), from its own token, and delivers every job once."""
