@@ -427,29 +427,30 @@ async def test_a_region_denied_by_policy_is_one_failure_per_member_when_discover
 
 
 @pytest.mark.personalize_emulator(
-    EmulatorOptions(
-        inventory=SMALL,
-        accounts=2,
-        # Far longer than the test's timeout: a worker that waits for this account
-        # holds no other work while it waits.
-        faults=Faults(account_latency={MANAGEMENT: 300.0}),
-    )
+    EmulatorOptions(inventory=SMALL, accounts=3, faults=Faults(account_latency={MANAGEMENT: 300.0}))
 )
-async def test_the_free_worker_takes_the_account_with_fewer_running(emulator: Emulator) -> None:
-    """With two workers, two accounts and the caller's own account hanging on every call,
-    the worker left free takes every chain of the other account, although the hanging
-    account, with chains waiting too, comes first in turn as often: the account with the
-    fewest chains running goes first."""
-    want = expected(emulator, (MEMBER,))
+async def test_the_free_worker_takes_the_other_accounts_in_turn(emulator: Emulator) -> None:
+    """With two workers and the caller's own account hanging on every call, the worker
+    left free lists the two members' chains in turn, one of each after the other, and
+    never a second chain of the hanging account: the account with the fewest chains
+    running goes first, the first in turn among equals."""
+    members = account_ids(3)[1:]
+    want = expected(emulator, members, REGIONS[:1])
     found: Counter[tuple[str, str, str]] = Counter()
+    ends: list[str | None] = []  # the account of each chain, as each chain ends
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
         listing = client.crawl_batch_jobs(
-            accounts=Organization("Inventory"), regions=list(REGIONS), page_size=2, concurrency=2
+            accounts=Organization("Inventory"), page_size=2, concurrency=2
         )
         async with listing:
-            with anyio.fail_after(10):  # a would-be hang fails; it never paces the test
+            with anyio.fail_after(30):  # a would-be hang fails; it never paces the test
                 async for page in listing.pages():
                     found += tally([page])
+                    if page.next_token is None:
+                        ends.append(page.account)
                     if found == want:
                         break
     assert found == want
+    # One chain of each member, then the other of each, in the same order.
+    assert sorted(ends[:2]) == sorted(members)
+    assert ends[2:] == ends[:2]
