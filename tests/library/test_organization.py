@@ -400,30 +400,32 @@ async def test_discovery_through_a_role_makes_the_calls_of_the_callers_own(
     assert own[1] == 8  # 2 dataset groups x 2 solutions x 2 versions x 1 job
 
 
+@pytest.mark.parametrize("strategy", ["account", "versions"])
 @pytest.mark.personalize_emulator(
     EmulatorOptions(inventory=SMALL, accounts=3, deny_regions=frozenset({"eu-west-1", "us-west-2"}))
 )
-async def test_a_region_denied_by_policy_is_one_failure_per_member_when_discovering(
-    emulator: Emulator,
+async def test_a_region_denied_by_policy_is_one_failure_per_member_and_region(
+    emulator: Emulator, strategy: str
 ) -> None:
-    """By versions, each member's refused discovery in each denied region is one failure
-    of its own, naming the account, the region and the refused ``ListDatasetGroups``."""
+    """In each of two regions denied by policy, each member is one failure of its own
+    (kind ``None``: the whole account-region), naming the account and the region, whether
+    the crawl lists account-wide or discovers (then the refused ``ListDatasetGroups``)."""
     regions = ["us-east-1", "eu-west-1", "us-west-2"]
     async with Client(endpoint_url=emulator.endpoint_url, region_name=regions[0]) as client:
         pages, listing = await crawl(
-            client, accounts=Organization("Inventory"), regions=regions, strategy="versions"
+            client, accounts=Organization("Inventory"), regions=regions, strategy=strategy
         )
     members = account_ids(3)[1:]
     assert {(page.account, page.region) for page in pages} == {
         (MANAGEMENT, region) for region in regions
     } | {(member, regions[0]) for member in members}
     failures = sorted(listing.failures, key=lambda f: (str(f.account), f.region))
-    assert [(f.account, f.region, f.operation, f.kind, f.parent_arn) for f in failures] == [
-        (member, region, "ListDatasetGroups", None, None)
-        for member in members
-        for region in sorted(regions[1:])
+    assert [(f.account, f.region, f.kind, f.parent_arn) for f in failures] == [
+        (member, region, None, None) for member in members for region in sorted(regions[1:])
     ]
     assert all(isinstance(f.error, AccessDeniedError) for f in failures)
+    if strategy == "versions":
+        assert {f.operation for f in failures} == {"ListDatasetGroups"}
 
 
 @pytest.mark.personalize_emulator(
