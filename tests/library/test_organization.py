@@ -26,6 +26,7 @@ from aiopersonalize import (
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, account_ids
 
+from ..helpers import wait_until
 from ..peers import recording_proxy
 
 SMALL = InventorySpec(1, 1, 2, inference_jobs_per_version=5, segment_jobs_per_version=3)
@@ -456,3 +457,19 @@ async def test_the_free_worker_takes_the_other_accounts_in_turn(emulator: Emulat
     # One chain of each member, then the other of each, in the same order.
     assert sorted(ends[:2]) == sorted(members)
     assert ends[2:] == ends[:2]
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, accounts=2, faults=Faults(account_latency={MEMBER: 300.0}))
+)
+async def test_a_crawl_of_one_account_keeps_every_worker_busy(emulator: Emulator) -> None:
+    """A crawl of one account through its role, whose four chains all hang, has four
+    requests in flight with ``concurrency=4``: the pool is not sized by the one account
+    there was to open at the start."""
+    roles = RoleArns([f"arn:aws:iam::{MEMBER}:role/Inventory"])
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(accounts=roles, regions=list(REGIONS), concurrency=4)
+        async with listing, anyio.create_task_group() as tg:
+            tg.start_soon(listing.__anext__)  # starts the pool; never answered
+            await wait_until(lambda: emulator.stats.in_flight == 4)
+            tg.cancel_scope.cancel()

@@ -273,8 +273,9 @@ async def test_a_failed_call_marks_its_span_and_the_listings_as_errors(
 async def test_a_failed_merged_listing_marks_its_span_as_an_error(
     emulator: Emulator, spans: InMemorySpanExporter
 ) -> None:
-    """A merged listing ended by a refused version (``on_error="raise"``) ends its span
-    with an error status and ``error.type``, and counts the listing that failed."""
+    """A merged listing ended by a refused version (``on_error="raise"``) ends its span,
+    described as the listing is, with an error status and ``error.type``, and counts the
+    listing that failed."""
     versions = emulator.solution_version_arns()[:2]
     emulator.faults = Faults(deny_solution_versions=frozenset({versions[1]}))
     async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
@@ -283,6 +284,9 @@ async def test_a_failed_merged_listing_marks_its_span_as_an_error(
             await listing.collect()
     (merged,) = _named(spans, "aiopersonalize.merged_listing")
     attributes = _attributes(merged)
+    assert (
+        attributes["aiopersonalize.description"] == "ListBatchInferenceJobs x 2 solution versions"
+    )
     assert merged.status.status_code is StatusCode.ERROR
     assert attributes["error.type"] == "AccessDeniedError"
     assert [event.name for event in merged.events] == ["exception"]
