@@ -505,6 +505,11 @@ def test_good_values_come_back_checked_and_deduplicated_in_order() -> None:
     )
     assert resume == {("us-east-1", "inference", GOOD): "t", ("eu-west-1", "segment", None): None}
     assert all(type(key) is aiopersonalize.ChainKey for key in resume)
+
+
+def test_a_resume_key_with_an_account_keeps_it() -> None:
+    """A resume key of another account's chain (four parts) comes back as a ChainKey
+    carrying that account."""
     member = ("us-east-1", "inference", None, "200000000001")
     (key,) = aiopersonalize.check_resume({member: "t"})
     assert (key, key.account) == (member, "200000000001")
