@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 
+import aiohttp
 import anyio
 from aiohttp import web
 
@@ -80,6 +81,20 @@ class Peer:
 
     def operations(self) -> list[str]:
         return [op for op, _ in self.requests]
+
+
+async def settled(peer: Peer) -> int:
+    """The number of requests the peer has received, once nothing can happen without the
+    consumer: every task is blocked, twice in a row, with no new request in between (a
+    response the client has not read yet makes its task ready at the next select, so
+    the second look would see it)."""
+    with anyio.fail_after(10):
+        while True:
+            before = peer.received.value
+            await anyio.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
+            if peer.received.value == before:
+                return before
 
 
 def error(code: str, message: str = "scripted", status: int = 400) -> Reply:
@@ -174,6 +189,41 @@ async def scripted_peer(
     finally:
         forever.set()
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def recording_proxy(upstream: str) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A small aiohttp app that passes every request on to ``upstream`` as it came and
+    records its body: what the client asked for, as it went over the wire. Yields the
+    proxy's endpoint URL and the bodies, in the order they arrived."""
+    bodies: list[bytes] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        bodies.append(body)
+        async with session.request(
+            request.method, upstream + request.path_qs, data=body, headers=request.headers
+        ) as answer:
+            payload = await answer.read()
+            kept = {k: v for k, v in answer.headers.items() if k.lower().startswith("x-amz")}
+            return web.Response(
+                status=answer.status,
+                body=payload,
+                headers={**kept, "Content-Type": answer.headers["Content-Type"]},
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        try:
+            yield f"http://127.0.0.1:{port}", bodies
+        finally:
+            await runner.cleanup()
 
 
 # -- a raw HTTP peer ---------------------------------------------------------------------

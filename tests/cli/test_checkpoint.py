@@ -244,6 +244,34 @@ def test_other_crawls_checkpoint_is_refused_by_parameter_name(tmp_path: Path) ->
     assert "s3cret" not in str(refused.value)
 
 
+def test_a_differing_parameter_with_no_option_of_its_own_is_named_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """A journal whose parameters differ in one that no single option sets (the accounts
+    of an organization crawl) is refused naming that parameter."""
+    journal, output = journal_with(tmp_path, [], {**PARAMS, "accounts": "Organization"})
+    with pytest.raises(CheckpointError) as refused:
+        recover(journal, output, {**PARAMS, "accounts": None}, kinds=KINDS)
+    assert str(refused.value) == (
+        "the checkpoint was made by a different crawl: its accounts differs from this command's"
+    )
+
+
+def test_chains_of_other_accounts_are_recovered_under_their_account(tmp_path: Path) -> None:
+    """In a crawl of several accounts, a member's chain is journaled and recovered under
+    its account, apart from the same chain of the caller's own account."""
+    own = ChainKey("us-east-1", "inference", None)
+    member = ChainKey("us-east-1", "inference", None, "200000000001")
+    pages = [(own, "o1", jobs("own", 1)), (member, "m1", jobs("member", 2)), (own, None, b"")]
+    journal, output = journal_with(tmp_path, pages)
+    assert [json.loads(line)["account"] for line in journal.read_bytes().splitlines()[1:]] == [
+        None,
+        "200000000001",
+        None,
+    ]
+    assert recovered(journal, output).positions == {own: None, member: "m1"}
+
+
 @pytest.mark.parametrize("content", [b"", b"hello", b"hello\n", b'{"a": 1}\n', b"[1]\n"])
 def test_foreign_file_is_refused(tmp_path: Path, content: bytes) -> None:
     """A file that is not a checkpoint is never taken for one (nor overwritten)."""

@@ -30,12 +30,13 @@ from aiopersonalize import (
     ListingFailure,
     MergedListing,
     Page,
+    PaginationError,
     ParamValidationError,
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from ..helpers import producer_tasks, wait_no_producers, wait_until
-from ..peers import VERSION_ARN, Peer, Reply, error, scripted_peer
+from ..peers import VERSION_ARN, Peer, Reply, connected, error, inference_page, scripted_peer
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
@@ -376,6 +377,33 @@ async def test_a_denied_account_wide_listing_is_one_failure_and_the_rest_is_list
     assert sorted(operation for operation, _ in peer.requests) == [
         "ListBatchInferenceJobs",
         "ListBatchSegmentJobs",
+    ]
+
+
+async def test_an_account_wide_listing_denied_midway_keeps_its_token_to_resume_from() -> None:
+    """Under ``on_error="skip"``, an account-wide listing refused after its first page is
+    recorded with the token after that page, to resume from."""
+    script = [inference_page(0, 2, "t1"), error("AccessDeniedException")]
+    async with connected(script, region_name=REGION) as (_peer, client):
+        listing = client.crawl_batch_jobs(kinds=["inference"], page_size=2, on_error="skip")
+        pages = await all_pages(listing)
+    assert [len(page.items) for page in pages] == [2]
+    assert [(f.kind, f.region, f.solution_version_arn, f.next_token) for f in listing.failures] == [
+        ("inference", REGION, None, "t1")
+    ]
+
+
+async def test_a_region_refused_twice_is_one_failure_to_list_again_from_the_start() -> None:
+    """Under ``on_error="skip"``, when the second account-wide listing of a region is
+    refused too, the first one's record (refused midway, with a token) becomes the whole
+    region's: its kind ``None`` and no token (the region is to be listed from its start)."""
+    denied = error("AccessDeniedException")
+    script = [inference_page(0, 2, "t1"), denied, denied]
+    async with connected(script, region_name=REGION) as (_peer, client):
+        listing = client.crawl_batch_jobs(page_size=2, concurrency=1, on_error="skip")
+        await all_pages(listing)
+    assert [(f.kind, f.region, f.solution_version_arn, f.next_token) for f in listing.failures] == [
+        (None, REGION, None, None)
     ]
 
 
@@ -950,6 +978,18 @@ async def test_raise_ends_the_crawl_at_a_failed_discovery_call() -> None:
         assert type(info.value) is AccessDeniedError
         assert info.value.operation in DISCOVERY_OPERATIONS
         await wait_no_producers()
+
+
+async def test_a_repeated_token_in_discovery_is_named_by_its_operation() -> None:
+    """A discovery call answered again with the nextToken it already gave ends the crawl
+    with PaginationError naming that discovery operation (``ListDatasetGroups``)."""
+    again = Reply({"datasetGroups": [], "nextToken": "same"})
+    async with connected([again, again], region_name=REGION) as (peer, client):
+        listing = client.crawl_batch_jobs(strategy="versions", concurrency=1)
+        with pytest.raises(PaginationError) as info:
+            await listing.collect()
+    assert info.value.operation == "ListDatasetGroups"
+    assert peer.operations() == ["ListDatasetGroups", "ListDatasetGroups"]
 
 
 # -- leaving early ----------------------------------------------------------------------

@@ -47,7 +47,7 @@ from ..helpers import (
     wait_no_producers,
     wait_until,
 )
-from ..peers import Peer, Reply, chained, connected, error, job_page
+from ..peers import Peer, Reply, chained, connected, error, job_page, settled
 
 KINDS: list[Kind] = ["inference", "segment"]
 OPERATION = {"inference": "ListBatchInferenceJobs", "segment": "ListBatchSegmentJobs"}
@@ -257,20 +257,6 @@ async def test_a_slow_version_holds_one_worker_while_the_others_finish(emulator:
     assert_exactly_once(seen, expected)
 
 
-async def _settled(peer: Peer) -> int:
-    """The number of requests the peer has received, once nothing can happen without the
-    consumer: every task is blocked, twice in a row, with no new request in between (a
-    response the client has not read yet makes its task ready at the next select, so
-    the second look would see it)."""
-    with anyio.fail_after(10):
-        while True:
-            before = peer.received.value
-            await anyio.wait_all_tasks_blocked()
-            await anyio.wait_all_tasks_blocked()
-            if peer.received.value == before:
-                return before
-
-
 @pytest.mark.parametrize(("concurrency", "prefetch"), [(1, 1), (3, 1), (3, 2), (2, 3)])
 async def test_a_stalled_consumer_has_at_most_concurrency_times_prefetch_pages_ahead(
     concurrency: int, prefetch: int
@@ -307,7 +293,7 @@ async def test_a_stalled_consumer_has_at_most_concurrency_times_prefetch_pages_a
             pages = listing.pages()
             jobs.extend((await pages.__anext__()).items)
             held = 1
-            sent = await _settled(peer)
+            sent = await settled(peer)
             assert 1 + concurrency <= sent <= 1 + ahead
             async for page in pages:
                 held += 1
@@ -797,6 +783,48 @@ async def test_a_resumed_chain_denied_on_its_first_page_keeps_its_starting_token
     assert (failure.solution_version_arn, failure.next_token) == (a, "p1")
     assert isinstance(failure.error, AccessDeniedError)
     assert [body.get("nextToken") for _, body in peer.requests] == ["p1"]
+
+
+async def test_a_restarted_chain_that_then_fails_is_recorded_as_its_own_failure() -> None:
+    """Under on_error="skip", a chain whose resume token is refused, listed again from its
+    start and then denied midway, is recorded with its version, operation and the token
+    after the last page it delivered (of the new start)."""
+    a = PEER_VERSIONS[0]
+    script = [
+        error("InvalidNextTokenException", "expired"),
+        job_page(a, 0, 2, "n1"),
+        error("AccessDeniedException", "no"),
+    ]
+    async with connected(script, **NO_RETRY) as (peer, client):
+        listing = client.list_batch_inference_jobs_many(
+            [a], starting_tokens={a: "old"}, on_error="skip"
+        )
+        pages = [page async for page in listing.pages()]
+    assert [(len(page.items), page.restarted) for page in pages] == [(2, True)]
+    (failure,) = listing.failures
+    assert (failure.solution_version_arn, failure.operation, failure.kind, failure.next_token) == (
+        a,
+        "ListBatchInferenceJobs",
+        "inference",
+        "n1",
+    )
+    assert [body.get("nextToken") for _, body in peer.requests] == ["old", None, "n1"]
+
+
+async def test_a_restarted_chain_repeating_a_token_is_named_by_its_listing_and_version() -> None:
+    """A chain whose resume token is refused, listed again from its start, whose service
+    then repeats a token, raises PaginationError naming the operation and the version."""
+    a = PEER_VERSIONS[0]
+    script = [
+        error("InvalidNextTokenException", "expired"),
+        job_page(a, 0, 1, "same"),
+        job_page(a, 1, 1, "same"),
+    ]
+    async with connected(script, **NO_RETRY) as (_peer, client):
+        listing = client.list_batch_inference_jobs_many([a], starting_tokens={a: "old"})
+        with pytest.raises(PaginationError) as info:
+            await listing.collect()
+    assert (info.value.operation, info.value.solution_version_arn) == ("ListBatchInferenceJobs", a)
 
 
 async def test_a_throttled_page_of_a_merged_listing_is_asked_again_within_the_window() -> None:

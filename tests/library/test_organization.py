@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import parse_qs
 
+import anyio
 import pytest
 
 from aiopersonalize import (
@@ -15,6 +17,7 @@ from aiopersonalize import (
     BatchInferenceJobSummary,
     ChainKey,
     Client,
+    ConfigurationError,
     Organization,
     Page,
     ParamValidationError,
@@ -22,6 +25,9 @@ from aiopersonalize import (
     personalize_regions,
 )
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec, account_ids
+
+from ..helpers import wait_until
+from ..peers import recording_proxy
 
 SMALL = InventorySpec(1, 1, 2, inference_jobs_per_version=5, segment_jobs_per_version=3)
 REGIONS = ("us-east-1", "eu-west-1")
@@ -57,7 +63,7 @@ def expected(
 
 
 async def crawl(client: Client, **options: Any) -> tuple[list[Page[Any]], Any]:
-    listing = client.crawl_batch_jobs(page_size=2, on_error="skip", **options)
+    listing = client.crawl_batch_jobs(**{"page_size": 2, "on_error": "skip", **options})
     pages = [page async for page in listing.pages()]
     return pages, listing
 
@@ -274,6 +280,8 @@ async def test_an_organization_crawl_by_versions_finds_the_same_jobs(emulator: E
         emulator.solution_version_arns(REGIONS[1], account=MEMBER)
     )
     assert [f.operation for f in listing.failures] == ["AssumeRole"]
+    # Discovery starts at each opened account's dataset groups, one call per region.
+    assert emulator.stats.by_operation["ListDatasetGroups"] == 2 * len(REGIONS)
 
 
 @pytest.mark.personalize_emulator(
@@ -303,3 +311,165 @@ async def test_a_slow_account_holds_back_no_other(emulator: Emulator) -> None:
                 if found == want:
                     break
     assert found == want
+
+
+async def test_each_role_is_assumed_as_the_session_asked_for(emulator: Emulator) -> None:
+    """Organization's ``session_name`` and ``duration_seconds`` are what each member's
+    AssumeRole asks for, on the wire."""
+    accounts = Organization("Inventory", session_name="nightly-inventory", duration_seconds=7200)
+    async with (
+        recording_proxy(emulator.endpoint_url) as (endpoint_url, bodies),
+        Client(endpoint_url=endpoint_url, region_name=REGIONS[0]) as client,
+    ):
+        _, listing = await crawl(client, accounts=accounts, kinds=["inference"])
+    asked = [parse_qs(body.decode()) for body in bodies if body.startswith(b"Action=AssumeRole")]
+    assert sorted((q["RoleArn"], q["RoleSessionName"], q["DurationSeconds"]) for q in asked) == [
+        ([f"arn:aws:iam::{account}:role/Inventory"], ["nightly-inventory"], ["7200"])
+        for account in (MEMBER, DENIED)
+    ]
+    assert [f.account for f in listing.failures] == [DENIED]
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=SMALL,
+        accounts=3,
+        assume_role_denied_accounts=frozenset(account_ids(3)[1:]),
+    )
+)
+async def test_each_refused_role_is_one_failure_counted(emulator: Emulator) -> None:
+    """Two members whose roles refuse are two failures, each named by its account, in
+    the client's region, and counted in ``accounts_failed``; the caller's own account is
+    listed."""
+    refused = account_ids(3)[1:]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        pages, listing = await crawl(client, accounts=Organization("Inventory"))
+    assert tally(pages) == expected(emulator, (MANAGEMENT,), REGIONS[:1])
+    failures = sorted(listing.failures, key=lambda f: str(f.account))
+    assert [(f.account, f.region, f.operation, f.kind) for f in failures] == [
+        (account, REGIONS[0], "AssumeRole", None) for account in refused
+    ]
+    progress = listing.progress
+    assert (progress.accounts, progress.accounts_opened, progress.accounts_failed) == (3, 1, 2)
+
+
+async def test_skip_does_not_swallow_missing_credentials_for_assume_role(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``on_error="skip"``, a crawl through roles with no credentials to assume them
+    with ends with ConfigurationError: it is no failure of one account to record, and
+    no request is sent. (A loopback endpoint would sign with dummy keys.)"""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    roles = RoleArns([f"arn:aws:iam::{MEMBER}:role/Inventory"])
+    async with Client(region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(accounts=roles, on_error="skip")
+        with pytest.raises(ConfigurationError):
+            await listing.collect()
+        assert client.stats.requests == 0
+    assert listing.failures == ()
+
+
+DEEP = InventorySpec(2, 2, 2, inference_jobs_per_version=1, segment_jobs_per_version=1)
+
+
+@pytest.mark.personalize_emulator(EmulatorOptions(inventory=DEEP, accounts=2))
+async def test_discovery_through_a_role_makes_the_calls_of_the_callers_own(
+    emulator: Emulator,
+) -> None:
+    """Discovering a member's versions through its role, one item per page, makes the same
+    calls at each level as discovering the caller's own account's (of the same shape):
+    each dataset group's solutions and each solution's versions, page after page."""
+    member = account_ids(2)[1]
+    discovery = ("ListDatasetGroups", "ListSolutions", "ListSolutionVersions")
+
+    async def calls(**options: Any) -> tuple[Counter[str], int]:
+        before = Counter(emulator.stats.by_operation)
+        async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+            pages, listing = await crawl(
+                client, strategy="versions", kinds=["inference"], **options
+            )
+        assert listing.failures == ()
+        moved = Counter(emulator.stats.by_operation) - before
+        return Counter({op: moved[op] for op in discovery}), sum(len(p.items) for p in pages)
+
+    own = await calls(page_size=1)
+    through_role = await calls(
+        page_size=1, accounts=RoleArns([f"arn:aws:iam::{member}:role/Inventory"])
+    )
+    assert own == through_role
+    assert own[1] == 8  # 2 dataset groups x 2 solutions x 2 versions x 1 job
+
+
+@pytest.mark.parametrize("strategy", ["account", "versions"])
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, accounts=3, deny_regions=frozenset({"eu-west-1", "us-west-2"}))
+)
+async def test_a_region_denied_by_policy_is_one_failure_per_member_and_region(
+    emulator: Emulator, strategy: str
+) -> None:
+    """In each of two regions denied by policy, each member is one failure of its own
+    (kind ``None``: the whole account-region), naming the account and the region, whether
+    the crawl lists account-wide or discovers (then the refused ``ListDatasetGroups``)."""
+    regions = ["us-east-1", "eu-west-1", "us-west-2"]
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=regions[0]) as client:
+        pages, listing = await crawl(
+            client, accounts=Organization("Inventory"), regions=regions, strategy=strategy
+        )
+    members = account_ids(3)[1:]
+    assert {(page.account, page.region) for page in pages} == {
+        (MANAGEMENT, region) for region in regions
+    } | {(member, regions[0]) for member in members}
+    failures = sorted(listing.failures, key=lambda f: (str(f.account), f.region))
+    assert [(f.account, f.region, f.kind, f.parent_arn) for f in failures] == [
+        (member, region, None, None) for member in members for region in sorted(regions[1:])
+    ]
+    assert all(isinstance(f.error, AccessDeniedError) for f in failures)
+    if strategy == "versions":
+        assert {f.operation for f in failures} == {"ListDatasetGroups"}
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, accounts=3, faults=Faults(account_latency={MANAGEMENT: 300.0}))
+)
+async def test_the_free_worker_takes_the_other_accounts_in_turn(emulator: Emulator) -> None:
+    """With two workers and the caller's own account hanging on every call, the worker
+    left free lists the two members' chains in turn, one of each after the other, and
+    never a second chain of the hanging account: the account with the fewest chains
+    running goes first, the first in turn among equals."""
+    members = account_ids(3)[1:]
+    want = expected(emulator, members, REGIONS[:1])
+    found: Counter[tuple[str, str, str]] = Counter()
+    ends: list[str | None] = []  # the account of each chain, as each chain ends
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(
+            accounts=Organization("Inventory"), page_size=2, concurrency=2
+        )
+        async with listing:
+            with anyio.fail_after(30):  # a would-be hang fails; it never paces the test
+                async for page in listing.pages():
+                    found += tally([page])
+                    if page.next_token is None:
+                        ends.append(page.account)
+                    if found == want:
+                        break
+    assert found == want
+    # One chain of each member, then the other of each, in the same order.
+    assert sorted(ends[:2]) == sorted(members)
+    assert ends[2:] == ends[:2]
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(inventory=SMALL, accounts=2, faults=Faults(account_latency={MEMBER: 300.0}))
+)
+async def test_a_crawl_of_one_account_keeps_every_worker_busy(emulator: Emulator) -> None:
+    """A crawl of one account through its role, whose four chains all hang, has four
+    requests in flight with ``concurrency=4``: the pool is not sized by the one account
+    there was to open at the start."""
+    roles = RoleArns([f"arn:aws:iam::{MEMBER}:role/Inventory"])
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGIONS[0]) as client:
+        listing = client.crawl_batch_jobs(accounts=roles, regions=list(REGIONS), concurrency=4)
+        async with listing, anyio.create_task_group() as tg:
+            tg.start_soon(listing.__anext__)  # starts the pool; never answered
+            await wait_until(lambda: emulator.stats.in_flight == 4)
+            tg.cancel_scope.cancel()

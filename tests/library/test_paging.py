@@ -1,21 +1,27 @@
 """One listing's life, in the details the other suites do not pin down: the schedule
 on which a failing page is asked again, the words of each way a listing ends early,
-and a listing closed by a caller that is itself being cancelled.
+a listing closed by a caller that is itself being cancelled, and one dropped after its
+event loop was closed.
 
 The schedule is checked on ``fetch_patiently`` itself with a fake clock, sleep and
-random draw (nothing waits); the rest against a scripted peer over real HTTP.
+random draw (nothing waits); a listing outliving its loop on a producer of the test's
+own, on a loop the test closes; the rest against a scripted peer over real HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import sys
+from typing import Any
 
 import anyio
 import pytest
 
 from aiopersonalize import (
     ClientClosedError,
+    Listing,
     Page,
     PaginationError,
     PersonalizeError,
@@ -23,7 +29,7 @@ from aiopersonalize import (
     ThrottlingError,
     UsageError,
 )
-from aiopersonalize._paging import fetch_patiently
+from aiopersonalize._paging import TaskSet, fetch_patiently, prefetch_source
 
 from ..clients import FakeClock
 from ..helpers import producer_tasks, wait_no_producers
@@ -194,6 +200,21 @@ async def test_aclose_in_a_cancelled_scope_still_waits_for_the_producer(prefetch
     assert str(info.value) == "this listing is closed; start a new one"
 
 
+async def test_aclose_in_a_cancelled_scope_still_waits_for_a_merged_listings_pool() -> None:
+    """Closing a merged listing from a task that is being cancelled still waits until its
+    producer has stopped its pool of workers, which takes the event loop more than one
+    turn: nothing of it is left running when ``aclose`` returns."""
+    async with connected([inference_page(0, 2, "t1"), HANG]) as (peer, client):
+        listing = client.list_batch_inference_jobs_many([VERSION_ARN])
+        with anyio.fail_after(10):
+            await listing.__anext__()
+            await peer.received.reach(2)  # the worker waits on the second page
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await listing.aclose()
+        assert producer_tasks() == set()
+
+
 @pytest.mark.parametrize("prefetch", [0, 1])
 async def test_a_page_larger_than_asked_is_cut_to_max_items(prefetch: int) -> None:
     """A service that answers with more jobs than the ``maxResults`` asked has its page
@@ -246,3 +267,34 @@ async def test_a_listing_says_what_it_lists_and_refuses_misuse_in_words() -> Non
         with pytest.raises(UsageError, match=f"^{closed}$"):
             await taken.__anext__()
     assert str(both.value) == "this listing is already iterating items; iterate it one way"
+
+
+def test_a_listing_dropped_after_its_event_loop_was_closed_is_dropped_quietly() -> None:
+    """A prefetching listing dropped after its event loop was closed, with its producer
+    still waiting, is cleaned up without an error: cancelling a task of a closed loop
+    raises RuntimeError, which the cleanup lets go."""
+    loop = asyncio.new_event_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    tasks = TaskSet()
+
+    async def produce(send: Any) -> None:
+        await send.send(Page(items=(1,), next_token="t1"))
+        await anyio.sleep_forever()  # a request never answered
+
+    listing: Listing[int] | None = Listing(
+        prefetch_source(produce, prefetch=1, tasks=tasks), description="abandoned"
+    )
+    assert listing is not None
+    assert loop.run_until_complete(listing.__anext__()) == 1
+    loop.close()
+    assert len(tasks) == 1  # the producer, waiting for ever on a closed loop
+    unraisable: list[BaseException | None] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda info: unraisable.append(info.exc_value)
+    try:
+        listing = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+    assert reported == []

@@ -8,7 +8,7 @@ import pytest
 
 from aiopersonalize import PaginationError
 
-from ..peers import VERSION_ARN, Reply, connected, inference_page, inference_pages
+from ..peers import VERSION_ARN, Reply, connected, inference_page, inference_pages, settled
 
 PAGES = 6
 
@@ -50,6 +50,23 @@ async def test_pages_up_to_n_plus_prefetch_are_requested_while_the_consumer_hold
                     assert peer.received.value == held
         assert held == PAGES
     assert violations == []
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 2, 3])
+async def test_a_consumer_stalled_on_its_first_page_has_exactly_prefetch_pages_requested_ahead(
+    prefetch: int,
+) -> None:
+    """A consumer that holds its first page finds the producer blocked once it has
+    requested ``prefetch`` pages beyond it, not one more (one page in all with
+    prefetch=0); the rest then arrives whole."""
+    async with connected(inference_pages(PAGES)) as (peer, client):
+        listing = client.list_batch_inference_jobs(VERSION_ARN, prefetch=prefetch)
+        async with listing:
+            pages = listing.pages()
+            first = await pages.__anext__()
+            assert await settled(peer) == 1 + prefetch
+            rest = [page async for page in pages]
+    assert [len(page.items) for page in [first, *rest]] == [2] * PAGES
 
 
 async def test_items_arrive_in_service_order_across_pages() -> None:

@@ -28,7 +28,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from aiopersonalize import AccessDeniedError, Client, _telemetry
+from aiopersonalize import AccessDeniedError, Client, Listing, Page, _telemetry
+from aiopersonalize._paging import inline_source
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from ..helpers import assert_no_secrets
@@ -269,6 +270,35 @@ async def test_a_failed_call_marks_its_span_and_the_listings_as_errors(
     assert_no_secrets(*(span.to_json() for span in spans.get_finished_spans()))
 
 
+async def test_a_failed_merged_listing_marks_its_span_as_an_error(
+    emulator: Emulator, spans: InMemorySpanExporter
+) -> None:
+    """A merged listing ended by a refused version (``on_error="raise"``) ends its span,
+    described as the listing is, with an error status and ``error.type``, and counts the
+    listing that failed."""
+    versions = emulator.solution_version_arns()[:2]
+    emulator.faults = Faults(deny_solution_versions=frozenset({versions[1]}))
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        listing = client.list_batch_inference_jobs_many(versions, concurrency=1)
+        with pytest.raises(AccessDeniedError):
+            await listing.collect()
+    (merged,) = _named(spans, "aiopersonalize.merged_listing")
+    attributes = _attributes(merged)
+    assert (
+        attributes["aiopersonalize.description"] == "ListBatchInferenceJobs x 2 solution versions"
+    )
+    assert merged.status.status_code is StatusCode.ERROR
+    assert attributes["error.type"] == "AccessDeniedError"
+    assert [event.name for event in merged.events] == ["exception"]
+    assert (
+        attributes["aiopersonalize.listings"],
+        attributes["aiopersonalize.listings_failed"],
+    ) == (
+        2,
+        1,
+    )
+
+
 async def test_metrics_count_requests_retries_throttles_pages_and_jobs(
     emulator: Emulator, spans: InMemorySpanExporter
 ) -> None:
@@ -292,6 +322,46 @@ async def test_metrics_count_requests_retries_throttles_pages_and_jobs(
     assert totals["aiopersonalize.pages"] == 12
     assert totals["aiopersonalize.jobs"] == 24
     assert totals["aiopersonalize.requests.in_flight"] == 0
+
+
+async def test_pages_and_jobs_are_counted_by_job_kind_and_region(
+    emulator: Emulator, spans: InMemorySpanExporter
+) -> None:
+    """The pages and jobs counters carry each page's job kind and region: a merged
+    listing of both kinds counts each kind's pages and jobs under its own attributes."""
+    versions = emulator.solution_version_arns()[:2]
+    before = _metric_points()
+    async with Client(endpoint_url=emulator.endpoint_url, region_name=REGION) as client:
+        inference = await client.list_batch_inference_jobs_many(versions, page_size=3).collect()
+        segment = await client.list_batch_segment_jobs_many(versions, page_size=4).collect()
+    assert (len(inference), len(segment)) == (8, 8)
+    after = _metric_points()
+    moved = {key: value - before.get(key, 0.0) for key, value in after.items()}
+    for kind, pages in (("inference", 4), ("segment", 2)):
+        attributes = frozenset({("aiopersonalize.job_kind", kind), ("cloud.region", REGION)})
+        assert moved[("aiopersonalize.pages", attributes)] == pages
+        assert moved[("aiopersonalize.jobs", attributes)] == 8
+
+
+async def test_a_listing_made_without_a_span_starts_its_own(spans: InMemorySpanExporter) -> None:
+    """A Listing constructed without a span (the client always gives it one) starts its
+    own ``aiopersonalize.listing`` span, described as it was, at its first page."""
+
+    async def pages() -> Any:
+        yield Page(items=(1, 2), next_token="t1")
+        yield Page(items=(3,), next_token=None)
+
+    listing: Listing[int] = Listing(inline_source(pages()), description="two pages")
+    assert await listing.collect() == [1, 2, 3]
+    (span,) = _named(spans, "aiopersonalize.")
+    assert span.name == "aiopersonalize.listing"
+    assert _attributes(span) == {
+        "aiopersonalize.description": "two pages",
+        "aiopersonalize.pages": 2,
+        "aiopersonalize.jobs": 3,
+        "aiopersonalize.requests": 0,
+        "aiopersonalize.retries": 0,
+    }
 
 
 async def test_retries_and_throttling_are_logged_without_credentials(

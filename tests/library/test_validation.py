@@ -380,6 +380,19 @@ REFUSALS: list[tuple[str, Callable[[Client], object], str, str]] = [
         "expected a str token, got int",
     ),
     (
+        "resume-key-long",
+        lambda c: c.crawl_batch_jobs(resume={("us-east-1", "inference", None, None, 1): None}),
+        "resume",
+        "keys are (region, kind, solution_version_arn[, account]) tuples, "
+        "got ('us-east-1', 'inference', None, None, 1)",
+    ),
+    (
+        "resume-account",
+        lambda c: c.crawl_batch_jobs(resume={("us-east-1", "inference", None, "12345"): None}),
+        "resume[('us-east-1', 'inference', None, '12345')]",
+        "expected a 12-digit account ID, got '12345'",
+    ),
+    (
         "rate-type",
         lambda c: Client(max_requests_per_second="5"),
         "max_requests_per_second",
@@ -492,3 +505,11 @@ def test_good_values_come_back_checked_and_deduplicated_in_order() -> None:
     )
     assert resume == {("us-east-1", "inference", GOOD): "t", ("eu-west-1", "segment", None): None}
     assert all(type(key) is aiopersonalize.ChainKey for key in resume)
+
+
+def test_a_resume_key_with_an_account_keeps_it() -> None:
+    """A resume key of another account's chain (four parts) comes back as a ChainKey
+    carrying that account."""
+    member = ("us-east-1", "inference", None, "200000000001")
+    (key,) = aiopersonalize.check_resume({member: "t"})
+    assert (key, key.account) == (member, "200000000001")
