@@ -1,0 +1,452 @@
+"""What the inventory records of each crawl (its options, program, failures and error),
+which scopes it syncs, how pages are grouped into transactions, and the exact words of
+each refusal, against real SQLite files and PostgreSQL.
+
+Pages are made as in ``test_inventory.py``; a crawl through a real merged listing uses
+the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from aiopersonalize import (
+    Client,
+    ConfigurationError,
+    Inventory,
+    InventoryError,
+    ListingFailure,
+    Page,
+    ThrottlingError,
+)
+from aiopersonalize._inventory import CrawlResult, redact_url
+from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
+
+from .test_inventory import ACCOUNT, REGION, inference, open_inventory, page, query, segment
+
+OTHER_REGION = "eu-west-1"
+THROTTLED = ThrottlingError("slow down", code="ThrottlingException")
+VERSION = inference(1).solution_version_arn
+
+pytestmark = pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=InventorySpec(
+            dataset_groups=1,
+            solutions_per_dataset_group=1,
+            versions_per_solution=1,
+            inference_jobs_per_version=6,
+            segment_jobs_per_version=0,
+        ),
+        seed=3,
+    )
+)
+
+
+def elsewhere(n: int, kind: str = "inference") -> Any:
+    """Job ``n`` of ``kind`` in OTHER_REGION."""
+    job = inference(n) if kind == "inference" else segment(n)
+    field = "batch_inference_job_arn" if kind == "inference" else "batch_segment_job_arn"
+    arn = getattr(job, field).replace(f":{REGION}:", f":{OTHER_REGION}:")
+    return type(job)(**{**{f: getattr(job, f) for f in job.__struct_fields__}, field: arn})
+
+
+async def the_crawl(url: str, columns: str, crawl_id: int = 1) -> tuple[Any, ...]:
+    """``columns`` of crawl ``crawl_id``."""
+    (row,) = await query(url, f"SELECT {columns} FROM crawls WHERE id = {crawl_id}")
+    return row
+
+
+async def crawl_in(
+    url: str,
+    pages: Sequence[Page[Any]],
+    *,
+    failures: Sequence[ListingFailure] = (),
+    **begin: Any,
+) -> CrawlResult:
+    """A crawl of ``pages`` in one transaction, begun with ``begin``, ended with ``failures``."""
+    async with open_inventory(url) as inventory:
+        run = await inventory.begin_crawl(**begin)
+        await run.write_pages(pages)
+        return await run.finish(failures=failures)
+
+
+# -- the URL -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://crawler:hunter2@db.example:5432/inv?sslmode=require",
+            "postgresql://crawler:***@db.example:5432/inv?sslmode=require",
+        ),
+        (
+            "postgresql://db.example/inv?user=crawler&password=hunter2&sslmode=require",
+            "postgresql://db.example/inv?user=crawler&password=***&sslmode=require",
+        ),
+        ("postgresql://hunter2:hunter2@db/inv", "postgresql://hunter2:***@db/inv"),
+        ("postgresql://[::1/inv?PASSWORD=hunter2", "postgresql://[::1/inv?PASSWORD=***"),
+        ("postgresql://crawler@db/inv", "postgresql://crawler@db/inv"),
+        ("sqlite:///inventory.db", "sqlite:///inventory.db"),
+    ],
+)
+def test_redact_url_replaces_the_password_and_only_it(url: str, shown: str) -> None:
+    """redact_url replaces a password in the authority or in the query (a URL the
+    standard library cannot split keeps only the latter) and leaves the rest as written."""
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "an inventory URL is sqlite:///PATH or postgresql://..."),
+        (None, "an inventory URL is sqlite:///PATH or postgresql://..."),
+        ("sqlite:///", "sqlite:///: a SQLite URL names its file, sqlite:///PATH"),
+        (
+            "mysql://u:hunter2@db/x",
+            "mysql://u:***@db/x: not an inventory URL ('mysql'): use sqlite:///PATH "
+            "(sqlite:////PATH for an absolute path) or postgresql://...",
+        ),
+        (
+            "sqlite:relative.db",
+            "sqlite:relative.db: not an inventory URL ('sqlite'): use sqlite:///PATH "
+            "(sqlite:////PATH for an absolute path) or postgresql://...",
+        ),
+    ],
+)
+def test_each_url_refused_says_why_in_its_own_words(url: Any, message: str) -> None:
+    """An empty URL, no URL, a SQLite URL without a file and a URL of another scheme are
+    each refused at once with one line saying what an inventory URL is."""
+    with pytest.raises(InventoryError) as info:
+        Inventory(url)
+    assert str(info.value) == message
+
+
+async def test_a_plain_path_is_a_sqlite_file(tmp_path: Path) -> None:
+    """A plain path names a SQLite file, created there, its repr naming the path."""
+    path = tmp_path / "plain.db"
+    inventory = open_inventory(str(path))
+    assert repr(inventory) == f"Inventory({str(path)!r})"
+    async with inventory:
+        await (await inventory.begin_crawl()).finish()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT status FROM crawls").fetchall() == [("complete",)]
+
+
+async def test_a_postgres_scheme_is_postgresql(postgres_url: str) -> None:
+    """``postgres://`` names a PostgreSQL server as ``postgresql://`` does."""
+    url = "postgres://" + postgres_url.removeprefix("postgresql://")
+    async with open_inventory(url) as inventory:
+        await (await inventory.begin_crawl()).finish()
+    assert await query(postgres_url, "SELECT status FROM crawls") == [("complete",)]
+
+
+# -- the inventory's and a crawl's life ------------------------------------------------
+
+
+async def test_misuse_of_an_inventory_and_a_crawl_is_refused_in_words(tmp_path: Path) -> None:
+    """A crawl begun before opening or after closing, a second opening, and a write or a
+    finish after the crawl finished are each refused, saying which."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    inventory = open_inventory(url)
+    with pytest.raises(InventoryError) as info:
+        await inventory.begin_crawl()
+    assert str(info.value) == f"Inventory({url!r}) is not open"
+    async with inventory:
+        with pytest.raises(InventoryError) as info:
+            await inventory.open()
+        assert str(info.value) == f"Inventory({url!r}) was already opened"
+        run = await inventory.begin_crawl()
+        assert repr(run) == "InventoryCrawl(crawl_id=1, resumed=False)"
+        await run.finish()
+        with pytest.raises(InventoryError) as info:
+            await run.write(page([inference(1)], None))
+        assert str(info.value) == "crawl 1 is finished"
+        with pytest.raises(InventoryError) as info:
+            await run.finish()
+        assert str(info.value) == "crawl 1 is finished"
+        again = await inventory.begin_crawl()
+        assert repr(again) == "InventoryCrawl(crawl_id=2, resumed=False)"
+    with pytest.raises(InventoryError) as info:
+        await inventory.begin_crawl()
+    assert str(info.value) == f"Inventory({url!r}) is not open"
+    await inventory.aclose()  # a second close is harmless
+    assert await query(url, "SELECT count(*) FROM batch_jobs") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Page((inference(9),), None, None, None, "inference"),
+        Page((inference(9),), None, None, REGION),
+    ],
+    ids=["no region", "no kind"],
+)
+async def test_a_page_without_its_listing_is_refused_with_its_batch(
+    inventory_url: str, bad: Page[Any]
+) -> None:
+    """A page that names no region, or no kind, is refused in words, and the pages
+    handed over with it are not written."""
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl()
+        with pytest.raises(InventoryError) as info:
+            await run.write_pages([page([inference(1)], None), bad])
+        assert str(info.value) == "a page without its listing (region and kind): not a crawl's"
+        await run.finish()
+    assert await query(inventory_url, "SELECT count(*) FROM batch_jobs") == [(0,)]
+
+
+async def test_a_crawl_records_its_parameters_and_program(inventory_url: str) -> None:
+    """The crawl's row holds its parameters (kinds and regions as sorted sets, the
+    strategy, the page size and the caller's options) and the program's version."""
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl(
+            kinds=["segment", "inference", "segment"],
+            regions=[OTHER_REGION, REGION, OTHER_REGION],
+            page_size=50,
+            options={"endpoint": "http://x"},
+        )
+        await run.finish()
+        run = await inventory.begin_crawl(solution_version_arns=[VERSION, VERSION])
+        await run.finish()
+        run = await inventory.begin_crawl(strategy="account", solution_version_arns=[VERSION])
+        await run.finish()
+    first, by_version, given = await query(
+        inventory_url, "SELECT options, program_version FROM crawls ORDER BY id"
+    )
+    program = f"aiopersonalize {version('aiopersonalize')}"
+    assert [first[1], by_version[1], given[1]] == [program] * 3
+    options = [json.loads(o) if isinstance(o, str) else o for o, _ in (first, by_version, given)]
+    assert options == [
+        {
+            "endpoint": "http://x",
+            "kinds": ["inference", "segment"],
+            "page_size": 50,
+            "regions": [OTHER_REGION, REGION],
+            "solution_version_arns": None,
+            "strategy": "account",
+        },
+        {
+            "kinds": ["inference", "segment"],
+            "page_size": 100,
+            "regions": None,
+            "solution_version_arns": [VERSION],
+            "strategy": "versions",
+        },
+        {
+            "kinds": ["inference", "segment"],
+            "page_size": 100,
+            "regions": None,
+            "solution_version_arns": [VERSION],
+            "strategy": "account",
+        },
+    ]
+    if inventory_url.startswith("sqlite"):  # the text as written: compact, keys sorted
+        assert first[0] == json.dumps(options[0], sort_keys=True, separators=(",", ":"))
+
+
+async def test_the_regions_to_crawl_are_those_given_or_those_resumed(tmp_path: Path) -> None:
+    """A crawl is told the regions given; a resumed crawl of the default region, the
+    regions its listings started in; a new one of the default region, None."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with open_inventory(url) as inventory:
+        run = await inventory.begin_crawl()
+        assert run.regions(None) is None
+        assert run.regions(iter([OTHER_REGION, REGION])) == (OTHER_REGION, REGION)
+        await run.write_pages(
+            [
+                page([inference(1)], "t1"),
+                Page((elsewhere(2),), "t2", None, OTHER_REGION, "inference"),
+            ]
+        )
+    async with open_inventory(url) as inventory:
+        run = await inventory.begin_crawl()
+        assert run.resumed
+        assert run.regions(None) == (OTHER_REGION, REGION)
+        assert run.regions([REGION]) == (REGION,)
+
+
+# -- how a crawl ends ---------------------------------------------------------------------
+
+
+async def test_the_failures_and_the_error_are_recorded_in_words(inventory_url: str) -> None:
+    """Each failed listing is recorded as a line naming its operation, what it listed
+    (version, parent, or the account) and where; a fatal error as its type and message."""
+    failures = [
+        ListingFailure(VERSION, THROTTLED, "ListBatchInferenceJobs", REGION, "inference"),
+        ListingFailure(None, THROTTLED, "ListSolutions", REGION, None, parent_arn="arn:dsg"),
+        ListingFailure(None, THROTTLED, "ListBatchSegmentJobs", OTHER_REGION, "segment"),
+    ]
+    async with open_inventory(inventory_url) as inventory:
+        result = await (await inventory.begin_crawl()).finish(failures=failures)
+        assert (result.status, result.scopes) == ("partial", ())
+        failed = await (await inventory.begin_crawl()).finish(error=THROTTLED)
+        assert (failed.crawl_id, failed.status, failed.resumed) == (1, "failed", True)
+    row = await the_crawl(inventory_url, "status, listings_failed, failures, error")
+    assert row[:2] == ("failed", 0)
+    assert row[3] == "ThrottlingError: ThrottlingException: slow down"
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl(resume=False)
+        await run.finish(failures=failures, error=THROTTLED)
+    row = await the_crawl(inventory_url, "status, listings_failed, failures, error", 2)
+    recorded = json.loads(row[2]) if isinstance(row[2], str) else row[2]
+    assert (row[0], row[1], row[3]) == (
+        "failed",
+        3,
+        "ThrottlingError: ThrottlingException: slow down",
+    )
+    assert recorded == [
+        f"ListBatchInferenceJobs {VERSION} [{REGION}, inference]: ThrottlingError",
+        f"ListSolutions arn:dsg [{REGION}]: ThrottlingError",
+        f"ListBatchSegmentJobs (account) [{OTHER_REGION}, segment]: ThrottlingError",
+    ]
+
+
+async def test_an_interrupted_crawl_records_no_error_and_syncs_nothing(
+    inventory_url: str,
+) -> None:
+    """A crawl stopped without an error is 'interrupted', with no error recorded and no
+    scope synced, though its listings are complete."""
+    await crawl_in(inventory_url, [page([inference(1), inference(2)], None)])
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl()
+        await run.write(page([inference(1)], None))
+        result = await run.finish(interrupted=True)
+    assert (result.status, result.deleted, result.scopes) == ("interrupted", 0, ())
+    assert await the_crawl(inventory_url, "status, error", 2) == ("interrupted", None)
+    assert await the_crawl(inventory_url, "status, error") == ("complete", None)
+
+
+async def test_only_scopes_listed_whole_without_failure_are_synced(inventory_url: str) -> None:
+    """A failure of a region's discovery (no kind) keeps both kinds of that region from
+    being synced, a failure of one kind keeps that kind only, an unfinished listing keeps
+    its scope, and the other scopes are synced."""
+    everything = [
+        page([inference(1)], None),
+        page([segment(1)], None, "segment"),
+        Page((elsewhere(1),), None, None, OTHER_REGION, "inference"),
+        Page((elsewhere(1, "segment"),), None, None, OTHER_REGION, "segment"),
+    ]
+    await crawl_in(inventory_url, everything)
+    discovery = ListingFailure(None, THROTTLED, "ListDatasetGroups", REGION)
+    result = await crawl_in(inventory_url, [page([], None), page([], None, "segment")],
+                            failures=[discovery], account=ACCOUNT, resume=False)  # fmt: skip
+    assert (result.status, result.scopes, result.deleted) == ("partial", (), 0)
+    segments = ListingFailure(None, THROTTLED, "ListBatchSegmentJobs", OTHER_REGION, "segment")
+    result = await crawl_in(
+        inventory_url,
+        [
+            Page((), None, None, OTHER_REGION, "inference"),
+            Page((), None, None, OTHER_REGION, "segment"),
+            page([], "more"),
+            page([], None, "segment"),
+        ],
+        failures=[segments],
+        account=ACCOUNT,
+        resume=False,
+    )
+    assert result.scopes == (
+        (OTHER_REGION, "inference", ACCOUNT),
+        (REGION, "segment", ACCOUNT),
+    )
+    gone = await query(
+        inventory_url, "SELECT region, kind FROM batch_jobs WHERE deleted_at IS NOT NULL "
+        "ORDER BY region, kind"
+    )  # fmt: skip
+    assert gone == [(OTHER_REGION, "inference"), (REGION, "segment")]
+
+
+async def test_the_account_of_the_jobs_seen_names_a_scope(inventory_url: str) -> None:
+    """Without an account given, a scope is synced under the account of the jobs its
+    listing saw; a listing of several accounts names its own."""
+    other_account = "210987654321"
+    result = await crawl_in(
+        inventory_url,
+        [
+            page([inference(1)], None),
+            Page((), None, None, REGION, "segment", account=other_account),
+        ],
+    )
+    assert result.scopes == ((REGION, "inference", ACCOUNT), (REGION, "segment", other_account))
+
+
+# -- pages into transactions ----------------------------------------------------------------
+
+
+async def test_store_writes_the_waiting_pages_in_groups_of_at_most_group(
+    inventory_url: str,
+) -> None:
+    """store commits every page waiting, at most ``group`` at a time, each group whole or
+    not at all: with a bad page in the second group of two, the first group is stored,
+    the second is not, and the error is raised."""
+    bad = Page((inference(8),), None, None, None, "inference")
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl()
+        send, receive = anyio.create_memory_object_stream[Page[Any]](10)
+        async with send:
+            for p in [page([inference(1)], "t1"), page([inference(2)], "t2"), bad,
+                      page([inference(3)], "t3"), page([inference(4)], None)]:  # fmt: skip
+                send.send_nowait(p)
+        with pytest.raises(InventoryError, match="a page without its listing"):
+            await run.store(receive, group=2)
+        send, receive = anyio.create_memory_object_stream[Page[Any]](10)
+        async with send:
+            for n in range(5, 8):
+                send.send_nowait(page([inference(n)], None if n == 7 else f"t{n}"))
+        await run.store(receive, group=3)
+        await run.finish()
+    stored = await query(
+        inventory_url, "SELECT job_name, first_seen FROM batch_jobs ORDER BY job_name"
+    )
+    assert [name for name, _ in stored] == ["j1", "j2", "j5", "j6", "j7"]
+    times = [at for _, at in stored]
+    assert times[0] == times[1] != times[2] == times[3] == times[4]
+
+
+# -- a merged listing consumed ---------------------------------------------------------
+
+
+async def test_a_listing_that_fails_fatally_is_recorded_failed_and_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crawl that ends in a fatal error (no credentials) records the crawl failed with
+    that error, and raises it."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with Client(region_name=REGION) as client, open_inventory(url) as inventory:
+        with pytest.raises(ConfigurationError) as info:
+            await inventory.crawl(client)
+    status, error = await the_crawl(url, "status, error")
+    assert (status, error) == ("failed", f"ConfigurationError: {info.value}")
+
+
+async def test_a_write_that_fails_mid_crawl_ends_it_with_that_error(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """When the database refuses a write during Inventory.crawl, the crawl stops with the
+    database's error, and the listing is left (nothing hangs)."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with open_inventory(url):
+        pass  # the schema
+    with sqlite3.connect(tmp_path / "inventory.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON batch_jobs "
+            "BEGIN SELECT RAISE(ABORT, 'no room for jobs'); END"
+        )
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        open_inventory(url) as inventory,
+    ):
+        with pytest.raises(InventoryError) as info:
+            await inventory.crawl(client, page_size=2)
+    assert str(info.value) == f"cannot write to {url}: no room for jobs"
+    assert await query(url, "SELECT status, jobs_seen FROM crawls") == [("running", None)]
