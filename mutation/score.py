@@ -40,7 +40,12 @@ WORK = ROOT / "build" / "mutation"
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
 REQUIRED_SCORE = 0.95
 
-_INVENTORY_TESTS = ("tests/db/test_inventory.py", "tests/db/test_writer.py")
+_INVENTORY_TESTS = (
+    "tests/db/test_inventory.py",
+    "tests/db/test_inventory_records.py",
+    "tests/db/test_inventory_rows.py",
+    "tests/db/test_writer.py",
+)
 # The crawls through the library (Inventory.crawl); the rest of test_crawl_db.py runs
 # the command in subprocesses, which mutmut cannot see.
 _INVENTORY_CRAWLS = (

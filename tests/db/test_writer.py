@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import psutil
 import pytest
 
@@ -105,7 +106,7 @@ async def test_a_writer_process_killed_midway_fails_the_next_write_in_one_line(
         # Wait for its death without reaping it (psutil's wait would, and the writer's
         # exit status would then be lost to asyncio's child watcher, which reaps it).
         with contextlib.suppress(ChildProcessError):  # the watcher reaped it already
-            os.waitid(os.P_PID, writer.pid, os.WEXITED | os.WNOWAIT)
+            await anyio.to_thread.run_sync(os.waitid, os.P_PID, writer.pid, os.WEXITED | os.WNOWAIT)
         with pytest.raises(InventoryError) as raised:
             await run.write(page([inference(2)], None))
         assert str(raised.value) == (
