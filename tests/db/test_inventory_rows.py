@@ -181,3 +181,37 @@ def test_the_backends_refuse_a_page_without_its_listing_too(bad: Page[Any]) -> N
     with pytest.raises(InventoryError) as info:
         merge_pages([page([inference(1)], None), bad])
     assert str(info.value) == "a page without its listing (region and kind): not a crawl's"
+
+
+async def test_pages_of_one_listing_written_together_leave_its_last_position(
+    inventory_url: str,
+) -> None:
+    """Several pages of one listing in one write count each page and job, keep the
+    account of the first page that had jobs, and leave the last page's token (done when
+    it is the last page); each listing of the write keeps its own position."""
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl()
+        await run.write_pages(
+            [
+                page([], "i1"),
+                page([segment(1)], "s1", "segment"),
+                page([inference(1), inference(2)], "i2"),
+                page([segment(2), segment(3)], "s2", "segment"),
+                page([inference(3)], None),
+            ]
+        )
+        await run.write_pages([page([], "s3", "segment")])
+    async with open_inventory(inventory_url) as inventory:
+        resumed = await inventory.begin_crawl()
+        assert dict(resumed.resume) == {
+            (REGION, "inference", None): None,
+            (REGION, "segment", None): "s3",
+        }
+    listings = await query(
+        inventory_url,
+        "SELECT kind, account, next_token, done, pages, jobs FROM crawl_listings ORDER BY kind",
+    )
+    assert [(k, a, t, bool(d), p, j) for k, a, t, d, p, j in listings] == [
+        ("inference", ACCOUNT, None, True, 3, 3),
+        ("segment", ACCOUNT, "s3", False, 3, 3),
+    ]
