@@ -28,7 +28,7 @@ from aiopersonalize import (
     ThrottlingError,
 )
 from aiopersonalize._inventory import CrawlResult, redact_url
-from aiopersonalize.emulator import Emulator, EmulatorOptions, InventorySpec
+from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .test_inventory import ACCOUNT, REGION, inference, open_inventory, page, query, segment
 
@@ -450,3 +450,138 @@ async def test_a_write_that_fails_mid_crawl_ends_it_with_that_error(
             await inventory.crawl(client, page_size=2)
     assert str(info.value) == f"cannot write to {url}: no room for jobs"
     assert await query(url, "SELECT status, jobs_seen FROM crawls") == [("running", None)]
+
+
+# -- Inventory.crawl: what it passes on ------------------------------------------------
+
+
+async def listed_pages(client: Client, **crawl: Any) -> list[Page[Any]]:
+    """Every page of ``client.crawl_batch_jobs(**crawl)``, in memory."""
+    async with client.crawl_batch_jobs(**crawl) as listing:
+        return [p async for p in listing.pages()]
+
+
+async def stored(url: str) -> tuple[set[str], int, set[tuple[str, str, str]]]:
+    """The ARNs stored, the pages committed, and the listings (region, kind, version)."""
+    arns = {arn for (arn,) in await query(url, "SELECT arn FROM batch_jobs")}
+    (pages,) = await query(url, "SELECT coalesce(sum(pages), 0) FROM crawl_listings")
+    listings = await query(url, "SELECT region, kind, solution_version_arn FROM crawl_listings")
+    return arns, int(pages[0]), {tuple(row) for row in listings}  # type: ignore[misc]
+
+
+def arns_of(pages: list[Page[Any]]) -> set[str]:
+    return {getattr(job, "batch_inference_job_arn", None) or job.batch_segment_job_arn
+            for p in pages for job in p.items}  # fmt: skip
+
+
+@pytest.mark.personalize_emulator(
+    EmulatorOptions(
+        inventory=InventorySpec(
+            dataset_groups=1,
+            solutions_per_dataset_group=1,
+            versions_per_solution=1,
+            inference_jobs_per_version=9,
+            segment_jobs_per_version=0,
+        ),
+        seed=3,
+        faults=Faults(latency=0.05),
+    )
+)
+async def test_crawl_lists_the_regions_page_size_and_concurrency_given(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Inventory.crawl lists the regions given, with the page size and concurrency given,
+    records its options, and syncs a scope without jobs under the account given."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        open_inventory(url) as inventory,
+    ):
+        result = await inventory.crawl(
+            client,
+            regions=[OTHER_REGION],
+            concurrency=1,
+            page_size=4,
+            options={"run": "a"},
+            account=ACCOUNT,
+        )
+        assert emulator.stats.peak_in_flight == 1
+        expected = await listed_pages(client, regions=[OTHER_REGION], page_size=4)
+    arns, pages, listings = await stored(url)
+    assert (arns, pages) == (arns_of(expected), len(expected))
+    assert len(arns) == 9
+    assert listings == {(OTHER_REGION, "inference", ""), (OTHER_REGION, "segment", "")}
+    assert result.scopes == (
+        (OTHER_REGION, "inference", ACCOUNT),
+        (OTHER_REGION, "segment", ACCOUNT),
+    )
+    (options,) = await the_crawl(url, "options")
+    assert json.loads(options) == {
+        "kinds": ["inference", "segment"],
+        "page_size": 4,
+        "regions": [OTHER_REGION],
+        "run": "a",
+        "solution_version_arns": None,
+        "strategy": "account",
+    }
+
+
+async def test_crawl_lists_the_kinds_and_strategy_given(emulator: Emulator, tmp_path: Path) -> None:
+    """Inventory.crawl lists only the kinds given, by the strategy given (by solution
+    version: no scope synced), and records both."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        open_inventory(url) as inventory,
+    ):
+        result = await inventory.crawl(
+            client, kinds=["inference"], regions=[REGION], strategy="versions"
+        )
+    (version_arn,) = emulator.solution_version_arns()
+    arns, _, listings = await stored(url)
+    assert len(arns) == emulator.job_count("inference") == 6
+    assert listings == {(REGION, "inference", version_arn)}
+    assert (result.status, result.scopes) == ("complete", ())
+    (options,) = await the_crawl(url, "options")
+    assert (json.loads(options)["kinds"], json.loads(options)["strategy"]) == (
+        ["inference"],
+        "versions",
+    )
+
+
+async def test_crawl_of_versions_resumes_or_starts_again_as_asked(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Inventory.crawl of given solution versions starts again when asked not to resume
+    (the unfinished crawl abandoned), and otherwise resumes the unfinished one after its
+    last committed page: every page committed once."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    (version_arn,) = emulator.solution_version_arns()
+    crawl: dict[str, Any] = {"solution_version_arns": [version_arn], "page_size": 2}
+
+    async def stop_after_one_page(inventory: Inventory, client: Client) -> None:
+        run = await inventory.begin_crawl(**crawl)
+        async with client.crawl_batch_jobs(**crawl) as listing:
+            async for p in listing.pages():
+                await run.write(p)
+                break
+        await run.finish(interrupted=True)
+
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        open_inventory(url) as inventory,
+    ):
+        expected = await listed_pages(client, **crawl)
+        await stop_after_one_page(inventory, client)
+        again = await inventory.crawl(client, resume=False, **crawl)
+        assert (again.crawl_id, again.resumed, again.seen) == (2, False, 6)
+        await stop_after_one_page(inventory, client)
+        resumed = await inventory.crawl(client, **crawl)
+        assert (resumed.crawl_id, resumed.resumed, resumed.seen) == (3, True, 6)
+    statuses = await query(url, "SELECT id, status FROM crawls ORDER BY id")
+    assert statuses == [(1, "abandoned"), (2, "complete"), (3, "complete")]
+    by_crawl = await query(url, "SELECT crawl_id, sum(pages) FROM crawl_listings GROUP BY crawl_id")
+    assert by_crawl == [(1, 1), (2, len(expected)), (3, len(expected))]
+    (options,) = await the_crawl(url, "options", 3)
+    assert json.loads(options)["solution_version_arns"] == [version_arn]
+    assert json.loads(options)["strategy"] == "versions"
