@@ -9,8 +9,11 @@ the emulator.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -182,6 +185,7 @@ async def test_misuse_of_an_inventory_and_a_crawl_is_refused_in_words(tmp_path: 
     assert await query(url, "SELECT count(*) FROM batch_jobs") == [(0,)]
 
 
+@pytest.mark.parametrize("in_process", [False, True], ids=["writer process", "in process"])
 @pytest.mark.parametrize(
     "bad",
     [
@@ -191,17 +195,19 @@ async def test_misuse_of_an_inventory_and_a_crawl_is_refused_in_words(tmp_path: 
     ids=["no region", "no kind"],
 )
 async def test_a_page_without_its_listing_is_refused_with_its_batch(
-    inventory_url: str, bad: Page[Any]
+    inventory_url: str, bad: Page[Any], in_process: bool
 ) -> None:
     """A page that names no region, or no kind, is refused in words, and the pages
-    handed over with it are not written."""
-    async with open_inventory(inventory_url) as inventory:
+    handed over with it are not written: also by the writer process, which is handed
+    the pages only once they are checked."""
+    async with Inventory(inventory_url, in_process=in_process) as inventory:
         run = await inventory.begin_crawl()
         with pytest.raises(InventoryError) as info:
             await run.write_pages([page([inference(1)], None), bad])
         assert str(info.value) == "a page without its listing (region and kind): not a crawl's"
         await run.finish()
     assert await query(inventory_url, "SELECT count(*) FROM batch_jobs") == [(0,)]
+    assert await query(inventory_url, "SELECT count(*) FROM crawl_listings") == [(0,)]
 
 
 async def test_a_crawl_records_its_parameters_and_program(inventory_url: str) -> None:
@@ -450,6 +456,38 @@ async def test_a_write_that_fails_mid_crawl_ends_it_with_that_error(
             await inventory.crawl(client, page_size=2)
     assert str(info.value) == f"cannot write to {url}: no room for jobs"
     assert await query(url, "SELECT status, jobs_seen FROM crawls") == [("running", None)]
+
+
+@pytest.fixture
+def far_from_utc() -> Iterator[None]:
+    """The process's local time zone nine hours from UTC, for the test."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_from_utc")
+async def test_times_are_recorded_in_utc_whatever_the_local_zone(inventory_url: str) -> None:
+    """A crawl's start and end, its jobs' first and last sighting and their history are
+    recorded as the instant they happened, in a process whose local zone is not UTC."""
+    before = datetime.now(timezone.utc)
+    await crawl_in(inventory_url, [page([inference(1)], None)])
+    after = datetime.now(timezone.utc)
+    found = await query(
+        inventory_url,
+        "SELECT c.started_at, c.finished_at, b.first_seen, b.last_seen, h.recorded_at "
+        "FROM crawls c, batch_jobs b, job_history h",
+    )
+    (times,) = found
+    for at in times:
+        instant = at if isinstance(at, datetime) else datetime.fromisoformat(at)
+        assert before <= instant <= after
 
 
 # -- Inventory.crawl: what it passes on ------------------------------------------------
