@@ -30,7 +30,7 @@ from aiopersonalize import (
     Page,
     ThrottlingError,
 )
-from aiopersonalize._inventory import CrawlResult, redact_url
+from aiopersonalize._inventory import SCHEMA_VERSION, CrawlResult, redact_url
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .test_inventory import ACCOUNT, REGION, inference, open_inventory, page, query, segment
@@ -134,7 +134,13 @@ def test_each_url_refused_says_why_in_its_own_words(url: Any, message: str) -> N
 
 
 async def test_a_plain_path_is_a_sqlite_file(tmp_path: Path) -> None:
-    """A plain path names a SQLite file, created there, its repr naming the path."""
+    """A plain path names a SQLite file, created there, its repr and its errors naming
+    the path."""
+    missing = tmp_path / "missing" / "inventory.db"
+    with pytest.raises(InventoryError) as info:
+        async with open_inventory(str(missing)):
+            pass  # pragma: no cover
+    assert str(info.value) == f"cannot open the inventory {missing}: unable to open database file"
     path = tmp_path / "plain.db"
     inventory = open_inventory(str(path))
     assert repr(inventory) == f"Inventory({str(path)!r})"
@@ -160,10 +166,12 @@ async def test_misuse_of_an_inventory_and_a_crawl_is_refused_in_words(tmp_path: 
     finish after the crawl finished are each refused, saying which."""
     url = f"sqlite:///{tmp_path}/inventory.db"
     inventory = open_inventory(url)
+    assert inventory.schema_version is None
     with pytest.raises(InventoryError) as info:
         await inventory.begin_crawl()
     assert str(info.value) == f"Inventory({url!r}) is not open"
     async with inventory:
+        assert inventory.schema_version == SCHEMA_VERSION
         with pytest.raises(InventoryError) as info:
             await inventory.open()
         assert str(info.value) == f"Inventory({url!r}) was already opened"
