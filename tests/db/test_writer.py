@@ -152,3 +152,16 @@ async def test_an_inventory_that_cannot_be_opened_leaves_no_writer_process(
         async with Inventory(f"sqlite:///{other}"):
             pass  # pragma: no cover
     assert _writers() == []
+
+
+async def test_an_inventory_in_process_starts_no_writer_process(tmp_path: Path) -> None:
+    """``in_process=True`` does the database's work in this process: no writer process is
+    started, and the crawl is stored all the same."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with Inventory(url, in_process=True) as inventory:
+        assert _writers() == []
+        run = await inventory.begin_crawl()
+        await run.write(page([inference(1)], None))
+        await run.finish()
+        assert _writers() == []
+    assert await query(url, "SELECT job_name FROM batch_jobs") == [("j1",)]
