@@ -85,6 +85,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     # PostgreSQL server, run with the database's work in process (INVENTORY_ENV).
     "aiopersonalize/_inventory/_sink.py": (*_INVENTORY_TESTS, *_INVENTORY_CRAWLS),
     "aiopersonalize/_inventory/_backend.py": _INVENTORY_TESTS,
+    "aiopersonalize/_inventory/_sqlite.py": _INVENTORY_TESTS,
 }
 
 # Environment variables of a module's runs. By default Inventory(url) does the
@@ -93,23 +94,21 @@ MODULES: dict[str, tuple[str, ...]] = {
 # counts a mutant no test reached as surviving): the inventory's tests then open their
 # inventories with in_process=True (tests/db/test_inventory.py, open_inventory).
 INVENTORY_ENV = {"AIOPERSONALIZE_TEST_INVENTORY_IN_PROCESS": "1"}
-ENVIRONMENT: dict[str, dict[str, str]] = {
-    "aiopersonalize/_inventory/_sink.py": INVENTORY_ENV,
-    "aiopersonalize/_inventory/_backend.py": INVENTORY_ENV,
-}
+INVENTORY = frozenset(m for m in MODULES if m.startswith("aiopersonalize/_inventory/"))
+ENVIRONMENT: dict[str, dict[str, str]] = dict.fromkeys(INVENTORY, INVENTORY_ENV)
 # The modules whose tests need a PostgreSQL server: unless AIOPERSONALIZE_TEST_POSTGRES_URL
 # names one, a throwaway cluster is started for the whole run (tests/db/cluster.py), not
 # one per mutant (mutmut runs pytest afresh for each).
 _POSTGRES_URL = "AIOPERSONALIZE_TEST_POSTGRES_URL"
-NEEDS_POSTGRES = frozenset(
-    {"aiopersonalize/_inventory/_sink.py", "aiopersonalize/_inventory/_backend.py"}
-)
+NEEDS_POSTGRES = INVENTORY
 
 # Functions run once when their module is imported, which mutmut cannot switch a mutant
 # into (it does so at call time): their survivors are written into the source and
 # tested in a fresh interpreter instead (see _survives_by_hand).
 RUN_AT_IMPORT: dict[str, frozenset[str]] = {
     "aiopersonalize/_wire.py": frozenset({"Shape.__init__"}),  # building SHAPES
+    # the statements, made once: _stamp only then, _s then and for each crawl
+    "aiopersonalize/_inventory/_sqlite.py": frozenset({"_stamp", "_s"}),
 }
 
 # mutmut's verdicts (``mutmut results --all true``) as this report counts them: a
