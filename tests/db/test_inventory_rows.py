@@ -130,9 +130,9 @@ async def test_a_listing_of_another_account_resumes_under_its_account(
 
 
 async def test_a_drivers_error_is_one_line(inventory_url: str) -> None:
-    """A write the database refuses is an InventoryError of one line: PostgreSQL's
-    detail and hint lines joined with spaces, and an error without words named by its
-    type."""
+    """A write the database refuses is an InventoryError of one line (PostgreSQL's
+    detail and hint lines joined with spaces, an error without words named by its type),
+    and leaves the inventory usable: the crawl can still be finished."""
     async with open_inventory(inventory_url):
         pass  # the schema
     if inventory_url.startswith("sqlite:///"):
@@ -160,6 +160,9 @@ async def test_a_drivers_error_is_one_line(inventory_url: str) -> None:
         run = await inventory.begin_crawl()
         with pytest.raises(InventoryError) as info:
             await run.write(page([inference(1)], None))
+        result = await run.finish()  # the failed write's transaction was ended
+    assert (result.status, result.seen) == ("complete", 0)
+    assert await query(inventory_url, "SELECT count(*) FROM crawl_listings") == [(0,)]
     message = str(info.value)
     assert message.startswith(f"cannot write to {inventory_url}: {expected}")
     assert "\n" not in message
