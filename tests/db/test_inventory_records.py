@@ -31,6 +31,7 @@ from aiopersonalize import (
     ThrottlingError,
 )
 from aiopersonalize._inventory import SCHEMA_VERSION, CrawlResult, redact_url
+from aiopersonalize._inventory._schema import META_TABLE
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .test_inventory import ACCOUNT, REGION, inference, open_inventory, page, query, segment
@@ -288,6 +289,51 @@ async def test_the_regions_to_crawl_are_those_given_or_those_resumed(tmp_path: P
         assert run.regions([REGION]) == (REGION,)
 
 
+async def alter(url: str, statement: str) -> None:
+    """Run ``statement`` in ``url``'s inventory, as another program would."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url[len("sqlite:///") :]) as conn:
+            conn.execute(statement)
+        return
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(statement.encode())
+
+
+async def test_a_failure_while_finishing_names_the_step(inventory_url: str) -> None:
+    """When the database fails while a crawl finishes, the error says which step failed:
+    reading the crawl's listings, or closing the crawl."""
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl()
+        await run.write(page([inference(1)], None))
+        await alter(inventory_url, "ALTER TABLE crawl_listings RENAME TO put_away")
+        with pytest.raises(InventoryError) as info:
+            await run.finish()
+        assert str(info.value).startswith(f"cannot read {inventory_url}: ")
+        await alter(inventory_url, "ALTER TABLE put_away RENAME TO crawl_listings")
+        await alter(inventory_url, "ALTER TABLE job_history RENAME TO put_away")
+        again = await inventory.begin_crawl()
+        with pytest.raises(InventoryError) as info:
+            await again.finish()
+        assert str(info.value).startswith(f"cannot finish the crawl in {inventory_url}: ")
+    assert await query(inventory_url, "SELECT status FROM crawls") == [("running",)]
+
+
+async def test_an_inventory_without_its_schema_version_is_refused(inventory_url: str) -> None:
+    """An inventory whose table of its own has lost the schema version is refused, in
+    words saying so."""
+    async with open_inventory(inventory_url):
+        pass
+    await alter(inventory_url, f"DELETE FROM {META_TABLE}")
+    with pytest.raises(InventoryError) as info:
+        async with open_inventory(inventory_url):
+            pass  # pragma: no cover
+    assert str(info.value) == (
+        f"{inventory_url} is not an aiopersonalize inventory: no schema version"
+    )
+
+
 # -- how a crawl ends ---------------------------------------------------------------------
 
 
@@ -496,6 +542,8 @@ async def test_times_are_recorded_in_utc_whatever_the_local_zone(inventory_url: 
     for at in times:
         instant = at if isinstance(at, datetime) else datetime.fromisoformat(at)
         assert before <= instant <= after
+        if isinstance(at, str):  # SQLite's text: in UTC, so that it sorts as time does
+            assert at.endswith("+00:00")
 
 
 # -- Inventory.crawl: what it passes on ------------------------------------------------
