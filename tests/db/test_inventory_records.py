@@ -301,10 +301,15 @@ async def alter(url: str, statement: str) -> None:
         await conn.execute(statement.encode())
 
 
-async def test_a_failure_while_finishing_names_the_step(inventory_url: str) -> None:
-    """When the database fails while a crawl finishes, the error says which step failed:
-    reading the crawl's listings, or closing the crawl."""
+async def test_a_failure_in_each_step_names_the_step(inventory_url: str) -> None:
+    """When the database fails, the error says which step failed: starting a crawl,
+    reading its listings, or closing it."""
     async with open_inventory(inventory_url) as inventory:
+        await alter(inventory_url, "ALTER TABLE crawls RENAME TO put_away")
+        with pytest.raises(InventoryError) as info:
+            await inventory.begin_crawl()
+        assert str(info.value).startswith(f"cannot start a crawl in {inventory_url}: ")
+        await alter(inventory_url, "ALTER TABLE put_away RENAME TO crawls")
         run = await inventory.begin_crawl()
         await run.write(page([inference(1)], None))
         await alter(inventory_url, "ALTER TABLE crawl_listings RENAME TO put_away")
@@ -318,6 +323,19 @@ async def test_a_failure_while_finishing_names_the_step(inventory_url: str) -> N
             await again.finish()
         assert str(info.value).startswith(f"cannot finish the crawl in {inventory_url}: ")
     assert await query(inventory_url, "SELECT status FROM crawls") == [("running",)]
+
+
+async def test_a_crawl_of_a_closed_inventory_is_refused(inventory_url: str) -> None:
+    """A crawl's write or finish after its inventory was closed is refused, in words
+    naming the inventory."""
+    async with open_inventory(inventory_url) as inventory:
+        run = await inventory.begin_crawl()
+    with pytest.raises(InventoryError) as info:
+        await run.write(page([inference(1)], None))
+    assert str(info.value) == f"the inventory {inventory_url} is closed"
+    with pytest.raises(InventoryError) as info:
+        await run.finish()
+    assert str(info.value) == f"the inventory {inventory_url} is closed"
 
 
 async def test_an_inventory_without_its_schema_version_is_refused(inventory_url: str) -> None:
