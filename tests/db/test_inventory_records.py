@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from aiopersonalize import (
@@ -31,7 +34,7 @@ from aiopersonalize import (
     ThrottlingError,
 )
 from aiopersonalize._inventory import SCHEMA_VERSION, CrawlResult, redact_url
-from aiopersonalize._inventory._schema import META_TABLE
+from aiopersonalize._inventory._schema import META_TABLE, migration
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .test_inventory import ACCOUNT, REGION, inference, open_inventory, page, query, segment
@@ -66,6 +69,13 @@ async def the_crawl(url: str, columns: str, crawl_id: int = 1) -> tuple[Any, ...
     """``columns`` of crawl ``crawl_id``."""
     (row,) = await query(url, f"SELECT {columns} FROM crawls WHERE id = {crawl_id}")
     return row
+
+
+async def crawl_through(inventory: Inventory, pages: Sequence[Page[Any]]) -> CrawlResult:
+    """A crawl of ``pages`` in one transaction, in an open ``inventory``."""
+    run = await inventory.begin_crawl()
+    await run.write_pages(pages)
+    return await run.finish()
 
 
 async def crawl_in(
@@ -350,6 +360,63 @@ async def test_an_inventory_without_its_schema_version_is_refused(inventory_url:
     assert str(info.value) == (
         f"{inventory_url} is not an aiopersonalize inventory: no schema version"
     )
+
+
+# -- SQLite: opening, and the connection's threads -------------------------------------
+
+
+async def test_a_current_inventory_opens_while_another_program_writes(tmp_path: Path) -> None:
+    """Opening an inventory whose schema is current takes no write lock: it opens while
+    another program holds one."""
+    path = tmp_path / "inventory.db"
+    async with open_inventory(f"sqlite:///{path}"):
+        pass
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        async with open_inventory(f"sqlite:///{path}") as inventory:
+            assert inventory.schema_version == SCHEMA_VERSION
+        blocker.execute("COMMIT")
+    finally:
+        blocker.close()
+
+
+async def test_a_migration_that_fails_leaves_the_inventory_as_it_was(tmp_path: Path) -> None:
+    """A version-1 inventory whose migration fails (a table of another program's where
+    the migration puts a view) is refused in words, its version and tables unchanged."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        for statement in migration(1, "sqlite"):
+            conn.execute(statement)
+        conn.execute(f"INSERT INTO {META_TABLE} VALUES ('schema_version', '1')")
+        conn.execute("CREATE TABLE current_batch_jobs (mine INTEGER)")
+    with pytest.raises(InventoryError) as info:
+        async with open_inventory(f"sqlite:///{path}"):
+            pass  # pragma: no cover
+    assert str(info.value) == (
+        f"cannot set up the inventory sqlite:///{path}: table current_batch_jobs already exists"
+    )
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(f"SELECT value FROM {META_TABLE}").fetchall() == [("1",)]
+        assert conn.execute("SELECT count(*) FROM current_batch_jobs").fetchone() == (0,)
+
+
+async def test_sqlite_in_process_works_from_whichever_worker_thread_is_free(
+    tmp_path: Path,
+) -> None:
+    """In process, SQLite's connection is used from whichever worker thread is free: a
+    crawl is written while the thread that opened it is busy with other work."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    release = threading.Event()
+    async with Inventory(url, in_process=True) as inventory, anyio.create_task_group() as tg:
+        # The most recently idle worker thread, the inventory's, is taken for this.
+        tg.start_soon(partial(anyio.to_thread.run_sync, release.wait, abandon_on_cancel=True))
+        await anyio.wait_all_tasks_blocked()
+        try:
+            result = await crawl_through(inventory, [page([inference(1)], None)])
+        finally:
+            release.set()
+    assert (result.status, result.seen) == ("complete", 1)
 
 
 # -- how a crawl ends ---------------------------------------------------------------------
