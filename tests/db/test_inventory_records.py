@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
@@ -417,6 +418,26 @@ async def test_sqlite_in_process_works_from_whichever_worker_thread_is_free(
         finally:
             release.set()
     assert (result.status, result.seen) == ("complete", 1)
+
+
+async def test_an_inventory_closed_in_a_cancelled_scope_still_closes_its_file(
+    tmp_path: Path,
+) -> None:
+    """An in-process SQLite inventory left by a cancellation still closes its connection
+    on the way out: SQLite has folded its write-ahead log back and removed it."""
+    with anyio.CancelScope() as scope:
+        try:
+            async with Inventory(f"sqlite:///{tmp_path}/inventory.db", in_process=True) as inv:
+                await crawl_through(inv, [page([inference(1)], None)])
+                assert sorted(os.listdir(tmp_path)) == [
+                    "inventory.db", "inventory.db-shm", "inventory.db-wal",
+                ]  # fmt: skip
+                scope.cancel()
+                await anyio.lowlevel.checkpoint()
+        except anyio.get_cancelled_exc_class():
+            assert os.listdir(tmp_path) == ["inventory.db"]
+            raise
+    assert scope.cancelled_caught
 
 
 # -- how a crawl ends ---------------------------------------------------------------------
