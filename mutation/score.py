@@ -12,19 +12,21 @@ move whenever the code does).
 
 Prints, per module, the mutants, killed, survived, equivalent and the score (killed
 over the non-equivalent mutants), then every survivor not on the list as a diff; exits
-1 when a module scores under :data:`REQUIRED_SCORE`, or the list names a mutant that no
+1 when a module scores under :data:`REQUIRED_SCORE` (:data:`UNGATED` aside), or the list names a mutant that no
 longer exists (it was fixed or the code changed: take it off). See docs/mutation.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,19 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mutation"
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
 REQUIRED_SCORE = 0.95
+
+_INVENTORY_TESTS = (
+    "tests/db/test_inventory.py",
+    "tests/db/test_inventory_records.py",
+    "tests/db/test_inventory_rows.py",
+    "tests/db/test_writer.py",
+)
+# The crawls through the library (Inventory.crawl); the rest of test_crawl_db.py runs
+# the command in subprocesses, which mutmut cannot see.
+_INVENTORY_CRAWLS = (
+    "tests/db/test_crawl_db.py::test_inventory_crawl_from_a_service_stores_then_syncs",
+    "tests/db/test_crawl_db.py::test_inventory_crawl_whose_listings_fail_marks_nothing",
+)
 
 # Each core module and the test files that cover it: a mutant is run against the tests
 # of these files that reach its function, never the whole suite.
@@ -66,14 +81,40 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/library/test_validation.py",
         "tests/test_input_properties.py",
     ),
-    # The database sink, when it lands: "aiopersonalize/cli/_database.py": (its test files),
+    # The inventory (the database sink): its tests against SQLite files and the real
+    # PostgreSQL server, run with the database's work in process (INVENTORY_ENV).
+    "aiopersonalize/_inventory/_sink.py": (*_INVENTORY_TESTS, *_INVENTORY_CRAWLS),
+    "aiopersonalize/_inventory/_backend.py": _INVENTORY_TESTS,
+    "aiopersonalize/_inventory/_sqlite.py": _INVENTORY_TESTS,
 }
+
+# Measured and reported, but not held to REQUIRED_SCORE: the SQLite backend is not the
+# sink's logic but its driver, and its survivors (the one-thread limiter, the removal
+# of a half-made file when an opening is cancelled midway) show only with calls racing
+# from several tasks, which a test can arrange by timing alone (docs/mutation.md).
+UNGATED = frozenset({"aiopersonalize/_inventory/_sqlite.py"})
+
+# Environment variables of a module's runs. By default Inventory(url) does the
+# database's work in a writer process of its own, where mutmut sees none of it (it
+# credits a test to a function only when the function runs in the pytest process, and
+# counts a mutant no test reached as surviving): the inventory's tests then open their
+# inventories with in_process=True (tests/db/test_inventory.py, open_inventory).
+INVENTORY_ENV = {"AIOPERSONALIZE_TEST_INVENTORY_IN_PROCESS": "1"}
+INVENTORY = frozenset(m for m in MODULES if m.startswith("aiopersonalize/_inventory/"))
+ENVIRONMENT: dict[str, dict[str, str]] = dict.fromkeys(INVENTORY, INVENTORY_ENV)
+# The modules whose tests need a PostgreSQL server: unless AIOPERSONALIZE_TEST_POSTGRES_URL
+# names one, a throwaway cluster is started for the whole run (tests/db/cluster.py), not
+# one per mutant (mutmut runs pytest afresh for each).
+_POSTGRES_URL = "AIOPERSONALIZE_TEST_POSTGRES_URL"
+NEEDS_POSTGRES = INVENTORY
 
 # Functions run once when their module is imported, which mutmut cannot switch a mutant
 # into (it does so at call time): their survivors are written into the source and
 # tested in a fresh interpreter instead (see _survives_by_hand).
 RUN_AT_IMPORT: dict[str, frozenset[str]] = {
     "aiopersonalize/_wire.py": frozenset({"Shape.__init__"}),  # building SHAPES
+    # the statements, made once: _stamp only then, _s then and for each crawl
+    "aiopersonalize/_inventory/_sqlite.py": frozenset({"_stamp", "_s"}),
 }
 
 # mutmut's verdicts (``mutmut results --all true``) as this report counts them: a
@@ -124,6 +165,33 @@ def _work(module: str) -> Path:
     return WORK / Path(module).stem.lstrip("_")
 
 
+def _environment(work: Path) -> dict[str, str]:
+    """The environment of the runs in ``work``: this one, with its module's
+    :data:`ENVIRONMENT`."""
+    extra = {k: v for m, env in ENVIRONMENT.items() if _work(m) == work for k, v in env.items()}
+    return {**os.environ, **extra}
+
+
+@contextlib.contextmanager
+def _postgres(modules: Sequence[str]) -> Iterator[None]:
+    """A PostgreSQL server for the runs of ``modules`` that need one
+    (:data:`NEEDS_POSTGRES`), unless AIOPERSONALIZE_TEST_POSTGRES_URL names one."""
+    if _POSTGRES_URL in os.environ or not NEEDS_POSTGRES.intersection(modules):
+        yield
+        return
+    directory = Path(tempfile.mkdtemp(prefix="aiopersonalize-pg-"))
+    cluster = [sys.executable, "-m", "tests.db.cluster"]
+    url = subprocess.run(
+        [*cluster, "start", str(directory)], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    os.environ[_POSTGRES_URL] = url
+    try:
+        yield
+    finally:
+        del os.environ[_POSTGRES_URL]
+        subprocess.run([*cluster, "stop", str(directory)], cwd=ROOT, check=False)
+
+
 def _prepare(module: str, tests: Sequence[str]) -> Path:
     """A fresh scratch project for ``module``: the package, the tests, and a
     ``pyproject.toml`` whose ``[tool.mutmut]`` mutates that module only."""
@@ -156,7 +224,7 @@ def _toml(value: object) -> str:
 
 
 def _run_mutmut(work: Path, jobs: int, names: Sequence[str] = ()) -> None:
-    env = {**os.environ, "PYTHONPATH": ""}  # the scratch copy is the package under test
+    env = {**_environment(work), "PYTHONPATH": ""}  # the scratch copy is the package under test
     command = [str(_mutmut()), "run", "--max-children", str(jobs), *names]
     done = subprocess.run(command, cwd=work, env=env, check=False)
     if done.returncode != 0:
@@ -171,7 +239,7 @@ def _mutmut_output(work: Path, *args: str) -> str:
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": ""},
+        env={**_environment(work), "PYTHONPATH": ""},
     ).stdout
 
 
@@ -213,7 +281,7 @@ def _survives_by_hand(work: Path, module: str, mutant: Mutant, tests: Sequence[s
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *chosen],
             cwd=work,
-            env={**os.environ, "PYTHONPATH": str(work)},
+            env={**_environment(work), "PYTHONPATH": str(work)},
             check=False,
             capture_output=True,
         )
@@ -305,7 +373,7 @@ def _report(scores: Sequence[Score]) -> bool:
         if s.unchecked:
             ok = False
             print(f"\n{s.module}: {s.unchecked} mutants were not checked (the run was stopped)")
-        if s.score < REQUIRED_SCORE:
+        if s.score < REQUIRED_SCORE and s.module not in UNGATED:
             ok = False
             print(f"\n{s.module}: {s.score:.1%} is under the required {REQUIRED_SCORE:.0%}")
     return ok
@@ -339,18 +407,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"not a core module: {', '.join(sorted(unknown))}")
     scores = []
-    for module in chosen:
-        print(f"== {module}", flush=True)
-        scores.append(
-            measure(
-                module,
-                MODULES[module],
-                args.jobs,
-                confirm=args.confirm,
-                reuse=args.reuse,
-                again=args.survivors,
+    with _postgres([] if args.reuse and not args.confirm else chosen):
+        for module in chosen:
+            print(f"== {module}", flush=True)
+            scores.append(
+                measure(
+                    module,
+                    MODULES[module],
+                    args.jobs,
+                    confirm=args.confirm,
+                    reuse=args.reuse,
+                    again=args.survivors,
+                )
             )
-        )
     return 0 if _report(scores) else 1
 
 

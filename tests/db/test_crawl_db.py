@@ -20,12 +20,12 @@ from typing import Any
 import anyio
 import pytest
 
-from aiopersonalize import Client, Inventory
+from aiopersonalize import Client
 from aiopersonalize.cli import main
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from ..helpers import assert_no_secrets, run_cli
-from .test_inventory import query
+from .test_inventory import open_inventory, query
 
 SMALL = InventorySpec(
     dataset_groups=1,
@@ -266,7 +266,7 @@ async def test_inventory_crawl_from_a_service_stores_then_syncs(
     url = f"sqlite:///{tmp_path}/inventory.db"
     async with (
         Client(endpoint_url=emulator.endpoint_url) as client,
-        Inventory(url) as inventory,
+        open_inventory(url) as inventory,
     ):
         first = await inventory.crawl(client, page_size=7)
         second = await inventory.crawl(client, page_size=7)
@@ -285,21 +285,27 @@ async def test_inventory_crawl_whose_listings_fail_marks_nothing(
     """A crawl whose every listing fails (no server at the endpoint) ends 'partial', marks
     no job deleted, and the next crawl with the same parameters resumes it."""
     url = f"sqlite:///{tmp_path}/inventory.db"
-    async with Client(endpoint_url=emulator.endpoint_url) as client, Inventory(url) as inventory:
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        open_inventory(url) as inventory,
+    ):
         await inventory.crawl(client, options={"endpoint": "same"})
     with socket.socket() as s:  # a loopback port nothing listens on
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     async with (
         Client(endpoint_url=dead, max_attempts=1) as client,
-        Inventory(url) as inventory,
+        open_inventory(url) as inventory,
     ):
         failed = await inventory.crawl(client, options={"endpoint": "same"})
     assert (failed.status, failed.deleted, failed.seen) == ("partial", 0, 0)
     assert await query(url, "SELECT count(*) FROM batch_jobs WHERE deleted_at IS NULL") == [
         (total_jobs(emulator),)
     ]
-    async with Client(endpoint_url=emulator.endpoint_url) as client, Inventory(url) as inventory:
+    async with (
+        Client(endpoint_url=emulator.endpoint_url) as client,
+        open_inventory(url) as inventory,
+    ):
         resumed = await inventory.crawl(client, options={"endpoint": "same"})
     assert (resumed.crawl_id, resumed.resumed, resumed.status) == (2, True, "complete")
 

@@ -4,6 +4,7 @@ dies, and a write cancelled while the writer is still at it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import psutil
 import pytest
 
@@ -180,3 +182,16 @@ def test_the_writer_process_ends_when_the_crawl_is_killed(
     assert rows(url, "SELECT count(*) FROM batch_jobs") == rows(
         url, "SELECT sum(jobs) FROM crawl_listings"
     )
+
+
+async def test_an_inventory_in_process_starts_no_writer_process(tmp_path: Path) -> None:
+    """``in_process=True`` does the database's work in this process: no writer process is
+    started, and the crawl is stored all the same."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with Inventory(url, in_process=True) as inventory:
+        assert _writers() == []
+        run = await inventory.begin_crawl()
+        await run.write(page([inference(1)], None))
+        await run.finish()
+        assert _writers() == []
+    assert await query(url, "SELECT job_name FROM batch_jobs") == [("j1",)]
