@@ -12,8 +12,9 @@ move whenever the code does).
 
 Prints, per module, the mutants, killed, survived, equivalent and the score (killed
 over the non-equivalent mutants), then every survivor not on the list as a diff; exits
-1 when a module scores under :data:`REQUIRED_SCORE` (:data:`UNGATED` aside), or the list names a mutant that no
-longer exists (it was fixed or the code changed: take it off). See docs/mutation.md.
+1 when a module scores under :data:`REQUIRED_SCORE` (:data:`UNGATED` aside), or the
+list names a mutant that no longer exists (it was fixed or the code changed: take it
+off). See docs/mutation.md.
 """
 
 from __future__ import annotations

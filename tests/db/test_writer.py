@@ -4,7 +4,6 @@ dies, and a write cancelled while the writer is still at it."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sqlite3
