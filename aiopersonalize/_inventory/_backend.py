@@ -20,7 +20,7 @@ from msgspec.structs import astuple
 
 from .._exceptions import PersonalizeError
 from .._models import BatchInferenceJobSummary, BatchSegmentJobSummary, Page
-from .._vocabulary import ChainKey
+from .._vocabulary import ChainKey, JobKindName
 from ._schema import JOB_COLUMNS, SCHEMA_VERSION, Dialect
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "check_version",
     "close_params",
     "job_rows",
+    "listing_of",
     "merge",
     "merge_pages",
     "one_line",
@@ -114,17 +115,26 @@ class Batch:
     listed_account: str = ""  # the account a crawl of several names; "": the client's
 
 
-def batch(page: Page[Job]) -> Batch:
-    """The page as rows to commit, and its listing's position after it.
+def listing_of(page: Page[Job]) -> tuple[str, JobKindName]:
+    """The region and job kind of the listing a crawl's page came from.
 
-    :raises InventoryError: the page is not a crawl's (it names no region or kind).
+    :raises InventoryError: the page names none: it is not a crawl's.
     """
     if page.region is None or page.kind is None:
         raise InventoryError("a page without its listing (region and kind): not a crawl's")
+    return page.region, page.kind
+
+
+def batch(page: Page[Job]) -> Batch:
+    """The page as rows to commit, and its listing's position after it.
+
+    :raises InventoryError: the page is not a crawl's (:func:`listing_of`).
+    """
+    region, kind = listing_of(page)
     rows, account = job_rows(page)
     # A crawl of several accounts names each page's; a listing is then keyed by it.
     listed = page.account or ""
-    key = ChainKey(page.region, page.kind, page.solution_version_arn)
+    key = ChainKey(region, kind, page.solution_version_arn)
     return Batch(key, rows, listed or account, page.next_token, len(page.items), listed)
 
 
@@ -160,8 +170,6 @@ class Totals:
 
 class Backend(Protocol):
     """One database: opened, written page by page, closed."""
-
-    dialect: Dialect
 
     async def open(self) -> int:
         """Connect, create or migrate the schema; returns the schema version."""

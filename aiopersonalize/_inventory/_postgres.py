@@ -77,8 +77,6 @@ def _s(statement: str) -> str:
 class PostgresBackend:
     """An inventory in a PostgreSQL database."""
 
-    dialect: Dialect = _DIALECT
-
     def __init__(self, url: str, shown: str) -> None:
         self._url = url
         self._shown = shown

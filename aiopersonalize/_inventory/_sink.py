@@ -56,6 +56,7 @@ from ._backend import (
     Finish,
     InventoryError,
     Job,
+    listing_of,
 )
 from ._writer import ProcessBackend
 
@@ -129,7 +130,7 @@ def _backend(url: str, in_process: bool) -> Backend:
     backend = in_process_backend(url)
     if in_process:
         return backend
-    return ProcessBackend(url, redact_url(url), backend.dialect)
+    return ProcessBackend(url, redact_url(url))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +212,7 @@ class InventoryCrawl:
         if self._finished:
             raise InventoryError(f"crawl {self.crawl_id} is finished")
         for page in pages:
-            if page.region is None or page.kind is None:
-                raise InventoryError("a page without its listing (region and kind): not a crawl's")
+            listing_of(page)  # refused here, before anything is sent to the database
         await self._backend.write(self.crawl_id, datetime.now(_UTC), pages)
 
     async def store(

@@ -72,8 +72,6 @@ def _is_inventory(tables: set[str]) -> bool:
 class SQLiteBackend:
     """An inventory in a SQLite file."""
 
-    dialect: Dialect = _DIALECT
-
     def __init__(self, path: Path, shown: str) -> None:
         self._path = path
         self._shown = shown

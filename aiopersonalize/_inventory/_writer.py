@@ -45,7 +45,6 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from .._models import BatchInferenceJobSummary, BatchSegmentJobSummary, Page
 from .._vocabulary import ChainKey
 from ._backend import Backend, Finish, InventoryError, Job, Started, Totals
-from ._schema import Dialect
 
 __all__ = ["ProcessBackend", "main"]
 
@@ -105,10 +104,9 @@ _ITEMS: dict[str, msgspec.msgpack.Decoder[Any]] = {
 class ProcessBackend:
     """A backend (``_sqlite``'s or ``_postgres``') run in a child process, by proxy."""
 
-    def __init__(self, url: str, shown: str, dialect: Dialect) -> None:
+    def __init__(self, url: str, shown: str) -> None:
         self._url = url
         self._shown = shown
-        self.dialect = dialect
         self._process: anyio.abc.Process | None = None
         self._requests: int | None = None  # the pipe to the child's stdin, our end
         self._replies: BufferedByteReceiveStream | None = None
