@@ -1,9 +1,17 @@
-"""aiopersonalize: an async client for Amazon Personalize's batch-job inventory."""
+"""aiopersonalize: an async client for Amazon Personalize's batch-job inventory.
 
-from importlib.metadata import PackageNotFoundError, version
+The client, its listings and the inventory are imported on first use (:pep:`562`):
+they import aiobotocore and aiohttp, which a process that needs only the records or
+the database (the inventory's writer process) does not, and which take half a second
+to import.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from ._accounts import Organization, RoleArns
-from ._client import Client, RequestStats
 from ._exceptions import (
     AccessDeniedError,
     ClientClosedError,
@@ -22,8 +30,7 @@ from ._exceptions import (
     TransportTimeoutError,
     UsageError,
 )
-from ._inventory import CrawlResult, Inventory, InventoryCrawl, InventoryError
-from ._merge import ListingFailure, MergedListing, MergeProgress
+from ._inventory import InventoryError
 from ._models import (
     BatchInferenceJob,
     BatchInferenceJobConfig,
@@ -39,8 +46,6 @@ from ._models import (
     S3DataConfig,
     ThemeGenerationConfig,
 )
-from ._paging import Listing
-from ._transport import personalize_regions
 from ._validation import check_resume
 from ._vocabulary import (
     CRAWL_STRATEGIES,
@@ -60,10 +65,14 @@ from ._vocabulary import (
     RetryMode,
 )
 
-try:
-    __version__ = version("aiopersonalize")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from ._client import Client, RequestStats
+    from ._inventory import CrawlResult, Inventory, InventoryCrawl
+    from ._merge import ListingFailure, MergedListing, MergeProgress
+    from ._paging import Listing
+    from ._transport import personalize_regions
+
+    __version__: str
 
 __all__ = [
     "CRAWL_STRATEGIES",
@@ -126,3 +135,37 @@ __all__ = [
     "check_resume",
     "personalize_regions",
 ]
+
+_LAZY = {
+    "Client": "._client",
+    "RequestStats": "._client",
+    "CrawlResult": "._inventory",
+    "Inventory": "._inventory",
+    "InventoryCrawl": "._inventory",
+    "ListingFailure": "._merge",
+    "MergedListing": "._merge",
+    "MergeProgress": "._merge",
+    "Listing": "._paging",
+    "personalize_regions": "._transport",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aiopersonalize")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def __getattr__(name: str) -> object:
+    if name == "__version__":
+        value: object = _version()
+    else:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -85,6 +85,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     # The inventory (the database sink): its tests against SQLite files and the real
     # PostgreSQL server, run with the database's work in process (INVENTORY_ENV).
     "aiopersonalize/_inventory/_sink.py": (*_INVENTORY_TESTS, *_INVENTORY_CRAWLS),
+    "aiopersonalize/_inventory/_url.py": _INVENTORY_TESTS,
     "aiopersonalize/_inventory/_backend.py": _INVENTORY_TESTS,
     "aiopersonalize/_inventory/_sqlite.py": _INVENTORY_TESTS,
 }

@@ -27,13 +27,10 @@ complete and none of it failed, the jobs of that scope it did not see get
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -49,7 +46,6 @@ from .._vocabulary import (
     CrawlStrategy,
     JobKindName,
 )
-from . import _postgres, _sqlite
 from ._backend import (
     ALL_LISTINGS,
     Backend,
@@ -58,6 +54,7 @@ from ._backend import (
     Job,
     listing_of,
 )
+from ._url import in_process_backend, redact_url
 from ._writer import ProcessBackend
 
 __all__ = [
@@ -66,7 +63,6 @@ __all__ = [
     "CrawlResult",
     "Inventory",
     "InventoryCrawl",
-    "redact_url",
 ]
 
 BUFFER_PAGES = 64
@@ -76,23 +72,6 @@ GROUP_PAGES = 64
 """Pages committed in one transaction at most, when that many wait."""
 
 _UTC = timezone.utc
-_SQLITE = "sqlite:///"
-_POSTGRES = ("postgresql://", "postgres://")
-_PASSWORD = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (in the authority or the query) replaced by ``***``."""
-    shown = _PASSWORD.sub(r"\1***", url)
-    try:
-        parts = urlsplit(shown)
-        password = parts.password
-    except ValueError:
-        return shown
-    if password:
-        netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-        shown = parts._replace(netloc=netloc).geturl()
-    return shown
 
 
 def _program() -> str:
@@ -102,27 +81,6 @@ def _program() -> str:
         return f"aiopersonalize {version('aiopersonalize')}"
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "aiopersonalize"
-
-
-def in_process_backend(url: str) -> Backend:
-    """The backend ``url`` names, in this process (checked, not connected)."""
-    if not isinstance(url, str) or not url:
-        raise InventoryError("an inventory URL is sqlite:///PATH or postgresql://...")
-    shown = redact_url(url)
-    if url.startswith(_POSTGRES):
-        return _postgres.PostgresBackend(url, shown)
-    if url.startswith(_SQLITE):
-        path = url[len(_SQLITE) :]
-        if not path:
-            raise InventoryError(f"{shown}: a SQLite URL names its file, sqlite:///PATH")
-        return _sqlite.SQLiteBackend(Path(path), shown)
-    if "://" in url or url.startswith("sqlite:"):
-        scheme = url.split(":", 1)[0]
-        raise InventoryError(
-            f"{shown}: not an inventory URL ({scheme!r}): use sqlite:///PATH "
-            "(sqlite:////PATH for an absolute path) or postgresql://..."
-        )
-    return _sqlite.SQLiteBackend(Path(url), shown)  # a plain path: a SQLite file
 
 
 def _backend(url: str, in_process: bool) -> Backend:

@@ -45,6 +45,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from .._models import BatchInferenceJobSummary, BatchSegmentJobSummary, Page
 from .._vocabulary import ChainKey
 from ._backend import Backend, Finish, InventoryError, Job, Started, Totals
+from ._url import in_process_backend
 
 __all__ = ["ProcessBackend", "main"]
 
@@ -287,8 +288,6 @@ class _Child:
 
     async def handle(self, request: Request) -> Any:
         if isinstance(request, _Open):
-            from ._sink import in_process_backend
-
             if self.backend is not None:
                 raise InventoryError("the inventory's writer was opened twice")
             opening = in_process_backend(request.url)

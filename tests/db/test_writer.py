@@ -194,3 +194,22 @@ async def test_an_inventory_in_process_starts_no_writer_process(tmp_path: Path) 
         await run.finish()
         assert _writers() == []
     assert await query(url, "SELECT job_name FROM batch_jobs") == [("j1",)]
+
+
+def test_the_writer_process_imports_neither_aiobotocore_nor_aiohttp() -> None:
+    """The writer process's modules leave the client's stack unimported (it starts in
+    a fraction of the time), while the package's names resolve on first use and a name
+    it does not have is still an AttributeError."""
+    script = (
+        "import sys\n"
+        "import aiopersonalize._inventory._writer\n"
+        "heavy = ('aiobotocore', 'botocore', 'aiohttp', 'aiopersonalize._client')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))\n"
+        "import aiopersonalize\n"
+        "print(aiopersonalize.Inventory.__name__, aiopersonalize.Client.__name__)\n"
+        "print(hasattr(aiopersonalize, 'Nothing'), hasattr(aiopersonalize._inventory, 'No'))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert found == ["[]", "Inventory Client", "False False"]
