@@ -276,45 +276,52 @@ SELECT region, kind, solution_version_arn, account, done
 FROM crawl_listings WHERE crawl_id = %(crawl)s
 """
 
-# The jobs of the synced scopes this crawl did not see: one pass over the table for
-# all of them ({scopes}: :func:`synced`), not one per scope.
-_GONE = """
-FROM batch_jobs
+# The jobs of the synced scopes that this crawl did not see, marked deleted in one pass
+# over the table for all the scopes ({scopes}: :func:`synced`), not one per scope nor
+# one for their history and one for the mark: the rows it marks come back, and their
+# history rows are made of them (:data:`DELETED_EVENT`).
+MARK_DELETED = """
+UPDATE batch_jobs SET deleted_at = %(now)s
 WHERE deleted_at IS NULL AND last_crawl_id <> %(crawl)s
   AND (account, region, kind) IN ({scopes})
+RETURNING arn, status, last_updated_date_time
 """
 
-DELETED_HISTORY = (
-    """
+_DELETED_COLUMNS = """
 INSERT INTO job_history (crawl_id, arn, event, recorded_at, status, last_updated_date_time,
                          previous_status, previous_last_updated_date_time)
-SELECT %(crawl)s, arn, 'deleted', %(now)s, status, last_updated_date_time,
-       status, last_updated_date_time
 """
-    + _GONE
-)
 
-MARK_DELETED = (
-    """
-UPDATE batch_jobs SET deleted_at = %(now)s
-WHERE arn IN (SELECT arn """
-    + _GONE
-    + ")"
+DELETED_EVENT = (
+    _DELETED_COLUMNS
+    + """VALUES (%(crawl)s, %(arn)s, 'deleted', %(now)s, %(status)s, %(updated)s,
+        %(status)s, %(updated)s)"""
 )
+"""The history row of one job :data:`MARK_DELETED` returned (``arn``, ``status``,
+``updated``)."""
+
+DELETED_HISTORY = (
+    "WITH gone AS ({mark})"
+    + _DELETED_COLUMNS
+    + """SELECT %(crawl)s, arn, 'deleted', %(now)s, status, last_updated_date_time,
+       status, last_updated_date_time FROM gone"""
+)
+"""The same in one statement, where the dialect lets a statement's rows feed another
+(PostgreSQL; ``{mark}``: :data:`MARK_DELETED`)."""
 
 
 def synced(
-    statements: Sequence[str], scopes: Sequence[tuple[str, str, str]], params: Mapping[str, Any]
-) -> tuple[list[str], dict[str, Any]]:
-    """``statements`` (:data:`DELETED_HISTORY`, :data:`MARK_DELETED`) for ``scopes``
-    (region, kind, account), and their parameters with ``params``; none for no scope."""
+    statement: str, scopes: Sequence[tuple[str, str, str]], params: Mapping[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    """``statement`` (holding :data:`MARK_DELETED`) for ``scopes`` (region, kind,
+    account), and its parameters with ``params``; ``None`` for no scope."""
     if not scopes:
-        return [], dict(params)
+        return None, dict(params)
     values = ", ".join(f"(%(a{n})s, %(r{n})s, %(k{n})s)" for n in range(len(scopes)))
     found = dict(params)
     for n, (region, kind, account) in enumerate(scopes):
         found.update({f"a{n}": account, f"r{n}": region, f"k{n}": kind})
-    return [s.replace("{scopes}", f"VALUES {values}") for s in statements], found
+    return statement.replace("{scopes}", f"VALUES {values}"), found
 
 
 SEEN = "SELECT count(*) FROM batch_jobs WHERE last_crawl_id = %(crawl)s"

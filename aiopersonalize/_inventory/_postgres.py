@@ -69,6 +69,8 @@ WITH incoming AS (
     _DIALECT,
 )
 
+_SYNC = q.DELETED_HISTORY.replace("{mark}", q.MARK_DELETED)
+
 
 def _s(statement: str) -> str:
     return q.sql(statement, _DIALECT)
@@ -211,13 +213,11 @@ class PostgresBackend:
         import psycopg
 
         conn = self._connection()
-        sync, scopes = q.synced(
-            (q.DELETED_HISTORY, q.MARK_DELETED), finish.scopes, {"crawl": crawl_id, "now": now}
-        )
+        sync, scopes = q.synced(_SYNC, finish.scopes, {"crawl": crawl_id, "now": now})
         try:
             async with conn.transaction():
-                for statement in sync:
-                    await conn.execute(_s(statement), scopes)
+                if sync is not None:
+                    await conn.execute(_s(sync), scopes)
                 cursor = await conn.execute(_s(q.SEEN), {"crawl": crawl_id})
                 row = await cursor.fetchone()
                 seen = int(row[0]) if row is not None else 0

@@ -62,6 +62,7 @@ _STAGE_ROW = "INSERT INTO {} VALUES ({})".format(
         for n, c in enumerate(JOB_COLUMNS, start=1)
     ),
 )
+_DELETED_EVENT = _s(q.DELETED_EVENT)
 _LISTING = _s(q.LISTING.replace("{listings}", f"VALUES ({', '.join('?' * 10)})"))
 
 
@@ -216,14 +217,17 @@ class SQLiteBackend:
 
     async def finish(self, crawl_id: int, now: datetime, finish: Finish) -> Totals:
         at = _iso(now)
-        sync, scopes = q.synced(
-            (q.DELETED_HISTORY, q.MARK_DELETED), finish.scopes, {"crawl": crawl_id, "now": at}
-        )
+        mark, scopes = q.synced(q.MARK_DELETED, finish.scopes, {"crawl": crawl_id, "now": at})
 
         def close(conn: sqlite3.Connection) -> Totals:
             conn.execute("BEGIN IMMEDIATE")
-            for statement in sync:
-                conn.execute(_s(statement), scopes)
+            if mark is not None:
+                gone = conn.execute(_s(mark), scopes).fetchall()
+                params = {"crawl": crawl_id, "now": at}
+                conn.executemany(
+                    _DELETED_EVENT,
+                    ({**params, "arn": a, "status": s, "updated": u} for a, s, u in gone),
+                )
             seen = int(conn.execute(_s(q.SEEN), {"crawl": crawl_id}).fetchone()[0])
             found = q.totals(seen, conn.execute(_s(q.EVENTS), {"crawl": crawl_id}))
             conn.execute(_s(q.CLOSE_CRAWL), q.close_params(crawl_id, at, finish, found))
