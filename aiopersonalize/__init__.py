@@ -159,13 +159,17 @@ def _version() -> str:
         return "0.0.0"
 
 
-def __getattr__(name: str) -> object:
-    if name == "__version__":
-        value: object = _version()
-    else:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+# Hidden from type checkers, which would otherwise take any name, misspelt ones
+# included, as one of the module's: they see the imports above instead.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name == "__version__":
+            value: object = _version()
+        else:
+            module = _LAZY.get(name)
+            if module is None:
+                raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            value = getattr(import_module(module, __name__), name)
+        globals()[name] = value
+        return value

@@ -31,9 +31,11 @@ __all__ = [
 _LAZY = frozenset({"BUFFER_PAGES", "GROUP_PAGES", "CrawlResult", "Inventory", "InventoryCrawl"})
 
 
-def __getattr__(name: str) -> object:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module("._sink", __name__), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # as in the package's __init__: type checkers see the imports
+
+    def __getattr__(name: str) -> object:
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module("._sink", __name__), name)
+        globals()[name] = value
+        return value
