@@ -271,13 +271,15 @@ async def test_an_older_schema_is_migrated_with_its_rows_kept(tmp_path: Path) ->
             conn.execute(statement)
         conn.execute(f"INSERT INTO {META_TABLE} VALUES ('schema_version', '1')")
     async with open_inventory(f"sqlite:///{path}") as inventory:
-        assert inventory.schema_version == SCHEMA_VERSION == 2
+        assert inventory.schema_version == SCHEMA_VERSION == 3
         run = await inventory.begin_crawl()
         await run.write(page([inference(1)], None))
         await run.finish()
     with sqlite3.connect(path) as conn:
-        assert conn.execute(f"SELECT value FROM {META_TABLE}").fetchall() == [("2",)]
+        assert conn.execute(f"SELECT value FROM {META_TABLE}").fetchall() == [("3",)]
         assert conn.execute("SELECT count(*) FROM current_batch_jobs").fetchone() == (1,)
+        indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        assert conn.execute(indexes, ("job_history",)).fetchall() == [("job_history_by_crawl",)]
 
 
 async def test_a_newer_schema_is_refused_untouched(inventory_url: str) -> None:
@@ -293,12 +295,12 @@ async def test_a_newer_schema_is_refused_untouched(inventory_url: str) -> None:
         async with await psycopg.AsyncConnection.connect(inventory_url, autocommit=True) as conn:
             await conn.execute(f"UPDATE {META_TABLE} SET value = '99'".encode())
     with pytest.raises(
-        InventoryError, match=r"schema version 99, newer than this program's 2"
+        InventoryError, match=r"schema version 99, newer than this program's 3"
     ) as info:
         async with open_inventory(inventory_url):
             pass
     assert str(info.value) == (
-        f"the inventory {inventory_url} has schema version 99, newer than this program's 2: "
+        f"the inventory {inventory_url} has schema version 99, newer than this program's 3: "
         "upgrade aiopersonalize to use it"
     )
     assert await query(inventory_url, "SELECT count(*) FROM crawls") == [(1,)]
