@@ -32,6 +32,7 @@ __all__ = [
     "Started",
     "Totals",
     "batch",
+    "busy",
     "check_version",
     "close_params",
     "job_rows",
@@ -419,6 +420,14 @@ def close_params(crawl_id: int, at: Any, finish: Finish, found: Totals) -> dict[
         "failures": json.dumps(list(finish.failures)),
         "error": finish.error,
     }
+
+
+def busy(crawl_id: int, shown: str) -> InventoryError:
+    """The error of a crawl that another process is writing."""
+    return InventoryError(
+        f"crawl {crawl_id} in {shown} is being written by another process: one crawl "
+        "with the same parameters at a time (wait for it to end, or stop it)"
+    )
 
 
 def check_version(version: int, shown: str) -> None:

@@ -71,6 +71,19 @@ WITH incoming AS (
 
 _SYNC = q.DELETED_HISTORY.replace("{mark}", q.MARK_DELETED)
 
+# The crawls this session writes hold a session-level advisory lock each, keyed by the
+# schema and the crawl's id (advisory locks are per database: two inventories in two
+# schemas have crawls of the same ids); the server drops them with the session, when
+# the process ends included. Starts with the same options are serialised by a lock
+# held until the end of the start's transaction.
+_CRAWL_KEY = "hashtextextended(current_schema() || ' crawl ' || %(crawl)s::text, 0)"
+_LOCK = f"SELECT pg_try_advisory_lock({_CRAWL_KEY})"
+_UNLOCK = f"SELECT pg_advisory_unlock({_CRAWL_KEY})"
+_START_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' start ' || "
+    "%(options)s, 0))"
+)
+
 
 def _s(statement: str) -> str:
     return q.sql(statement, _DIALECT)
@@ -83,6 +96,7 @@ class PostgresBackend:
         self._url = url
         self._shown = shown
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._locked: set[int] = set()  # the crawls this session holds the lock of
 
     def _fail(self, what: str, exc: BaseException) -> InventoryError:
         return InventoryError(f"{what} {self._shown}: {one_line(exc)}")
@@ -148,6 +162,22 @@ class PostgresBackend:
             )
         return SCHEMA_VERSION
 
+    async def _lock(self, conn: psycopg.AsyncConnection[Any], crawl_id: int) -> None:
+        """Lock ``crawl_id`` for this session, or raise :func:`_backend.busy`'s error.
+        Once per crawl (the server would count a second lock of the session's own)."""
+        if crawl_id in self._locked:
+            return
+        cursor = await conn.execute(_LOCK, {"crawl": crawl_id})
+        row = await cursor.fetchone()
+        if row is None or not row[0]:
+            raise q.busy(crawl_id, self._shown)
+        self._locked.add(crawl_id)
+
+    async def _unlock(self, conn: psycopg.AsyncConnection[Any], crawl_id: int) -> None:
+        if crawl_id in self._locked:
+            self._locked.discard(crawl_id)
+            await conn.execute(_UNLOCK, {"crawl": crawl_id})
+
     def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None:
             raise InventoryError(f"the inventory {self._shown} is closed")
@@ -159,8 +189,13 @@ class PostgresBackend:
         conn = self._connection()
         try:
             async with conn.transaction():
+                # One start with these options at a time (until this transaction ends),
+                # so the crawl found or made here is locked before another looks for it.
+                await conn.execute(_START_LOCK, {"options": options})
                 cursor = await conn.execute(_s(q.UNFINISHED), {"options": options})
                 found = await cursor.fetchone()
+                if found is not None:
+                    await self._lock(conn, int(found[0]))
                 if found is not None and resume:
                     crawl_id = int(found[0])
                     await conn.execute(_s(q.REOPEN), {"crawl": crawl_id})
@@ -170,10 +205,12 @@ class PostgresBackend:
                     await conn.execute(
                         "UPDATE crawls SET status = 'abandoned' WHERE id = %s", (int(found[0]),)
                     )
+                    await self._unlock(conn, int(found[0]))
                 params = {"now": now, "options": options, "program": program}
                 cursor = await conn.execute(_s(q.NEW_CRAWL), params)
                 row = await cursor.fetchone()
                 assert row is not None  # RETURNING gives the row
+                await self._lock(conn, int(row[0]))
                 return Started(int(row[0]), False, {})
         except psycopg.Error as exc:
             raise self._fail("cannot start a crawl in", exc) from exc
@@ -225,7 +262,8 @@ class PostgresBackend:
                 found = q.totals(seen, await cursor.fetchall())
                 params = q.close_params(crawl_id, now, finish, found)
                 await conn.execute(_s(q.CLOSE_CRAWL), params)
-                return found
+            await self._unlock(conn, crawl_id)
+            return found
         except psycopg.Error as exc:
             raise self._fail("cannot finish the crawl in", exc) from exc
 

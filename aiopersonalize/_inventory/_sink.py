@@ -349,6 +349,12 @@ class Inventory:
         listings) with the same ones is resumed; with ``resume=False`` it is marked
         ``abandoned`` and a new one starts. ``account``: the account being crawled,
         if known: a scope where the crawl saw no job at all is synced only then.
+
+        The crawl is locked for this inventory until it finishes (or the inventory is
+        closed, or its process ends).
+
+        :raises InventoryError: another process is writing the crawl with these
+            parameters (see docs/database.md), or the database failed.
         """
         if self._state != "open":
             raise InventoryError(f"{self!r} is not open")

@@ -11,6 +11,9 @@ an earlier page, and still writes each job once).
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -78,6 +81,7 @@ class SQLiteBackend:
         self._shown = shown
         self._conn: sqlite3.Connection | None = None
         self._limiter = anyio.CapacityLimiter(1)
+        self._locks = _CrawlLocks(Path(f"{path}-lock"), shown)
 
     async def _run(self, what: str, call: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
@@ -88,9 +92,10 @@ class SQLiteBackend:
             try:
                 return call(conn)
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.rollback()
                 raise InventoryError(f"{what} {self._shown}: {one_line(exc)}") from exc
+            finally:
+                if conn.in_transaction:  # a failed step, or a refused one: none of it
+                    conn.rollback()
 
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
@@ -173,8 +178,12 @@ class SQLiteBackend:
         at = _iso(now)
 
         def start(conn: sqlite3.Connection) -> Started:
+            # BEGIN IMMEDIATE: one start at a time, so the crawl found or made here is
+            # locked before another process can look for it.
             conn.execute("BEGIN IMMEDIATE")
             found = conn.execute(_s(q.UNFINISHED), {"options": options}).fetchone()
+            if found is not None:
+                self._locks.take(int(found[0]))
             if found is not None and resume:
                 crawl_id = int(found[0])
                 conn.execute(_s(q.REOPEN), {"crawl": crawl_id})
@@ -187,7 +196,10 @@ class SQLiteBackend:
                 )
             params = {"now": at, "options": options, "program": program}
             crawl_id = int(conn.execute(_s(q.NEW_CRAWL), params).fetchone()[0])
+            self._locks.take(crawl_id)
             conn.execute("COMMIT")
+            if found is not None:
+                self._locks.release(int(found[0]))
             return Started(crawl_id, False, {})
 
         return await self._run("cannot start a crawl in", start)
@@ -232,6 +244,7 @@ class SQLiteBackend:
             found = q.totals(seen, conn.execute(_s(q.EVENTS), {"crawl": crawl_id}))
             conn.execute(_s(q.CLOSE_CRAWL), q.close_params(crawl_id, at, finish, found))
             conn.execute("COMMIT")
+            self._locks.release(crawl_id)
             return found
 
         return await self._run("cannot finish the crawl in", close)
@@ -241,6 +254,48 @@ class SQLiteBackend:
         if conn is not None:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+        self._locks.close()
+
+
+class _CrawlLocks:
+    """The crawls this process writes, each locked in ``PATH-lock`` beside the database:
+    the byte at the crawl's id, with a POSIX record lock (``lockf``), which the system
+    drops when the process ends, ``kill -9`` included. The database file itself cannot
+    carry them: SQLite's own POSIX locks on it would be dropped with any of ours.
+
+    Between processes only (a process's own locks never refuse it): each inventory
+    opened from the library has a writer process of its own.
+    """
+
+    def __init__(self, path: Path, shown: str) -> None:
+        self._path = path
+        self._shown = shown
+        self._fd: int | None = None
+
+    def take(self, crawl_id: int) -> None:
+        """Lock ``crawl_id``, or raise :func:`_backend.busy`'s error."""
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise InventoryError(
+                    f"cannot start a crawl in {self._shown}: cannot open its lock file: {exc}"
+                ) from exc
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, crawl_id)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
+            raise q.busy(crawl_id, self._shown) from None
+
+    def release(self, crawl_id: int) -> None:
+        if self._fd is not None:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, crawl_id)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 def _remove(path: Path) -> None:

@@ -424,18 +424,19 @@ async def test_an_inventory_closed_in_a_cancelled_scope_still_closes_its_file(
     tmp_path: Path,
 ) -> None:
     """An in-process SQLite inventory left by a cancellation still closes its connection
-    on the way out: SQLite has folded its write-ahead log back and removed it."""
+    on the way out: SQLite has folded its write-ahead log back and removed it (the file
+    the crawls are locked in stays)."""
     with anyio.CancelScope() as scope:
         try:
             async with Inventory(f"sqlite:///{tmp_path}/inventory.db", in_process=True) as inv:
                 await crawl_through(inv, [page([inference(1)], None)])
                 assert sorted(os.listdir(tmp_path)) == [
-                    "inventory.db", "inventory.db-shm", "inventory.db-wal",
+                    "inventory.db", "inventory.db-lock", "inventory.db-shm", "inventory.db-wal",
                 ]  # fmt: skip
                 scope.cancel()
                 await anyio.lowlevel.checkpoint()
         except anyio.get_cancelled_exc_class():
-            assert os.listdir(tmp_path) == ["inventory.db"]
+            assert sorted(os.listdir(tmp_path)) == ["inventory.db", "inventory.db-lock"]
             raise
     assert scope.cancelled_caught
 

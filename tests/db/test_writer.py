@@ -213,3 +213,47 @@ def test_the_writer_process_imports_neither_aiobotocore_nor_aiohttp() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert found == ["[]", "Inventory Client", "False False"]
+
+
+async def test_a_crawl_written_by_another_process_is_refused_until_it_ends(
+    inventory_url: str,
+) -> None:
+    """While one process writes a crawl, another starting the crawl of the same parameters
+    is refused in one line, resumed or not, and the crawl is left as it was; once the
+    first has finished, the second starts a crawl of its own."""
+    async with Inventory(inventory_url) as first, Inventory(inventory_url) as second:
+        run = await first.begin_crawl()
+        await run.write(page([inference(1)], "t1"))
+        for resume in (True, False):
+            with pytest.raises(InventoryError) as refused:
+                await second.begin_crawl(resume=resume)
+            assert str(refused.value) == (
+                f"crawl {run.crawl_id} in {first.url} is being written by another process: "
+                "one crawl with the same parameters at a time (wait for it to end, or stop it)"
+            )
+        assert await query(inventory_url, "SELECT id, status, runs FROM crawls") == [
+            (run.crawl_id, "running", 1)
+        ]
+        await run.finish()
+        after = await second.begin_crawl()
+        assert (after.crawl_id, after.resumed) == (run.crawl_id + 1, False)
+        await after.finish()
+
+
+async def test_a_crawl_whose_writer_was_killed_is_resumed_by_the_next(tmp_path: Path) -> None:
+    """The lock of a crawl goes with the process that held it (SQLite's lock file: the
+    system drops a dead process's locks): once the first inventory's writer process is
+    killed, another inventory resumes the crawl after its last page."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    async with Inventory(url) as first:
+        (writer,) = _writers()
+        run = await first.begin_crawl()
+        await run.write(page([inference(1)], "t1"))
+        async with Inventory(url) as second:
+            os.kill(writer.pid, signal.SIGKILL)
+            with pytest.raises(InventoryError, match="killed by signal 9"):
+                await run.write(page([inference(2)], None))  # the first has reaped it
+            resumed = await second.begin_crawl()
+            assert (resumed.crawl_id, resumed.resumed) == (run.crawl_id, True)
+            assert resumed.resume == {(REGION, "inference", None): "t1"}
+            await resumed.finish()
