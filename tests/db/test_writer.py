@@ -19,7 +19,7 @@ import pytest
 from aiopersonalize import Inventory, InventoryError, ListingFailure, ThrottlingError
 from aiopersonalize.emulator import Emulator
 
-from .test_inventory import REGION, inference, page, query, segment
+from .test_inventory import REGION, inference, open_inventory, page, query, segment
 
 _WRITER = "aiopersonalize._inventory"
 
@@ -221,7 +221,9 @@ async def test_a_crawl_written_by_another_process_is_refused_until_it_ends(
     """While one process writes a crawl, another starting the crawl of the same parameters
     is refused in one line, resumed or not, and the crawl is left as it was; once the
     first has finished, the second starts a crawl of its own."""
-    async with Inventory(inventory_url) as first, Inventory(inventory_url) as second:
+    # The first in a writer process always; the second where the test switch says (in
+    # this process for the mutation runs, which see no other).
+    async with Inventory(inventory_url) as first, open_inventory(inventory_url) as second:
         run = await first.begin_crawl()
         await run.write(page([inference(1)], "t1"))
         for resume in (True, False):
@@ -249,7 +251,7 @@ async def test_a_crawl_whose_writer_was_killed_is_resumed_by_the_next(tmp_path: 
         (writer,) = _writers()
         run = await first.begin_crawl()
         await run.write(page([inference(1)], "t1"))
-        async with Inventory(url) as second:
+        async with open_inventory(url) as second:
             os.kill(writer.pid, signal.SIGKILL)
             with pytest.raises(InventoryError, match="killed by signal 9"):
                 await run.write(page([inference(2)], None))  # the first has reaped it
