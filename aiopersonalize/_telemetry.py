@@ -33,9 +33,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
 from typing import Any, Final
-
-from . import __version__
 
 try:
     from opentelemetry import context as _otel_context
@@ -51,11 +50,16 @@ __all__ = ["ENABLED", "ApiCall", "ListingSpan", "api_call"]
 SCOPE: Final = "aiopersonalize"
 RPC_SERVICE: Final = "Personalize"  # the service id, as AWS SDK spans name it
 
+try:
+    _VERSION = metadata.version("aiopersonalize")
+except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+    _VERSION = ""
+
 Attributes = Mapping[str, str | int | bool]
 
 if ENABLED:
-    _tracer = _trace.get_tracer(SCOPE, __version__)
-    _meter = _metrics.get_meter(SCOPE, __version__)
+    _tracer = _trace.get_tracer(SCOPE, _VERSION)
+    _meter = _metrics.get_meter(SCOPE, _VERSION)
     _REQUESTS = _meter.create_counter(
         "aiopersonalize.requests",
         unit="{request}",

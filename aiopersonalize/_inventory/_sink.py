@@ -35,7 +35,6 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .. import __version__
 from .._client import Client
 from .._merge import ListingFailure, MergedListing
 from .._models import Page
@@ -73,6 +72,15 @@ GROUP_PAGES = 64
 """Pages committed in one transaction at most, when that many wait."""
 
 _UTC = timezone.utc
+
+
+def _program() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"aiopersonalize {version('aiopersonalize')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "aiopersonalize"
 
 
 def _backend(url: str, in_process: bool) -> Backend:
@@ -362,9 +370,7 @@ class Inventory:
             **(options or {}),
         }
         text = json.dumps(params, sort_keys=True, separators=(",", ":"))
-        started = await self._backend.start(
-            text, datetime.now(_UTC), f"aiopersonalize {__version__}", resume
-        )
+        started = await self._backend.start(text, datetime.now(_UTC), _program(), resume)
         return InventoryCrawl(
             self._backend, started.crawl_id, started.resumed, started.positions, account
         )
