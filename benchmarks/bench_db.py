@@ -18,6 +18,14 @@ The acceptance (issue 15, item 5):
     ``--output FILE`` alone. For context, the same crawls into each database written
     from the crawl's own process (``Inventory(url, in_process=True)``).
 
+    Also for context, where each crawl's CPU went (user + system time of the crawl's
+    process, the emulator, the writer process and the PostgreSQL server, per job),
+    and two ratios to the crawl with no sink made of it: the least time that CPU
+    allows on this machine's cores (no process faster than its own CPU time, all of
+    them no faster than their sum over the cores), which says whether the limit can
+    be met here at all; and the crawl's own process's CPU, which is what the crawl
+    would take where the writer and the server have cores of their own.
+
 The emulator serves 5 regions with one solution version each, 100,000 inference and
 100,000 segment jobs per region (quick: 20,000): 10 account-wide listings of 100-job
 pages, ``concurrency=10``. PostgreSQL is the server ``AIOPERSONALIZE_TEST_POSTGRES_URL``
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -43,7 +52,17 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-from _common import Contender, Measurement, Row, client_options, interleave, log, median
+import psutil  # type: ignore[import-untyped]
+from _common import (
+    Contender,
+    Measurement,
+    Row,
+    Samples,
+    client_options,
+    interleave,
+    log,
+    median,
+)
 
 import aiopersonalize
 from aiopersonalize import BatchInferenceJobSummary, Inventory, Page
@@ -65,6 +84,9 @@ CRAWL_JOBS, QUICK_CRAWL_JOBS = 1_000_000, 200_000
 REPETITIONS, QUICK_REPETITIONS = 3, 2
 REQUIRED = {"SQLite": 50_000, "PostgreSQL": 20_000}
 CRAWL_LIMIT = 1 / 0.9
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+CPU = ("crawl", "emulator", "writer", "database")
+"""The processes whose CPU time a crawl's run records (``cpu_<name>``, seconds)."""
 IN_PROCESS = ("SQLite, in process", "PostgreSQL, in process")  # context: no writer process
 SINKS = ("SQLite", "PostgreSQL", "JSON Lines", *IN_PROCESS)
 
@@ -185,6 +207,92 @@ async def _engine_crawl(
     return {"wall": wall, "jobs": sum(outcome.jobs.values())}
 
 
+def _postgres_cpu() -> float:
+    """CPU seconds of this machine's PostgreSQL server: its processes' own, and those
+    of the ones that have ended (a connection's backend, counted by the postmaster)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] != "postgres":
+            continue
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _cpu(emulator: psutil.Process) -> dict[str, float]:
+    """CPU seconds so far of the processes in :data:`CPU`. The writer processes are this
+    one's children that have ended (a writer ends when its inventory closes)."""
+    own = psutil.Process().cpu_times()
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "cpu_crawl": own.user + own.system,
+        "cpu_emulator": sum(emulator.cpu_times()[:2]),
+        "cpu_writer": ended.ru_utime + ended.ru_stime,
+        "cpu_database": _postgres_cpu(),
+    }
+
+
+def _with_cpu(
+    emulator: psutil.Process, run_once: Callable[[], Awaitable[Measurement]]
+) -> Callable[[], Awaitable[Measurement]]:
+    """``run_once``, its measurement with the CPU time each process spent meanwhile."""
+
+    async def measured() -> Measurement:
+        before = _cpu(emulator)
+        found = dict(await run_once())
+        after = _cpu(emulator)
+        return found | {key: after[key] - before[key] for key in after}
+
+    return measured
+
+
+def _least_time(run: Measurement) -> float:
+    """The least wall time the run's CPU allows on :data:`CORES` cores: no process
+    faster than its own CPU time (each runs one thread), all of them no faster than
+    their sum over the cores."""
+    spent = [run[f"cpu_{name}"] for name in CPU]
+    return max(*spent, sum(spent) / CORES)
+
+
+def _cpu_rows(samples: Samples, name: str, crawl_jobs: int) -> list[Row]:
+    """The context rows of ``name``'s CPU: its least time here, and its crawl's process's
+    CPU, each against the crawl with no sink."""
+    runs, base = samples[name], samples["no sink"]
+    per_job = {key: median([r[f"cpu_{key}"] for r in runs]) / crawl_jobs * 1e6 for key in CPU}
+    spent = ", ".join(f"{key} {per_job[key]:.1f}" for key in CPU)
+    least = [_least_time(r) for r in runs]
+    ratios = [t / b["wall"] for t, b in zip(least, base, strict=True)]
+    rows = [
+        Row(
+            benchmark=NAME,
+            measure=f"crawl into {name}: least time its CPU allows on {CORES} cores / no "
+            f"sink's time (CPU µs a job: {spent})",
+            unit="s",
+            ours=median(least),
+            peer=median([b["wall"] for b in base]),
+            ratio=median(ratios),
+            spread=(min(ratios), max(ratios)),
+            target=1.0,
+        )
+    ]
+    if name != "no sink":
+        ratios = [r["cpu_crawl"] / b["cpu_crawl"] for r, b in zip(runs, base, strict=True)]
+        rows.append(
+            Row(
+                benchmark=NAME,
+                measure=f"crawl into {name}: its own process's CPU / no sink's",
+                unit="s",
+                ours=median([r["cpu_crawl"] for r in runs]),
+                peer=median([b["cpu_crawl"] for b in base]),
+                ratio=median(ratios),
+                spread=(min(ratios), max(ratios)),
+                target=1.0,
+            )
+        )
+    return rows
+
+
 @contextlib.asynccontextmanager
 async def _emulator(jobs: int) -> AsyncIterator[EmulatorProcess]:
     per_kind = jobs // (2 * len(REGIONS))
@@ -248,6 +356,7 @@ async def run(quick: bool) -> list[Row]:
             aiopersonalize.Client(**client_options(emulator.endpoint_url)) as client,
         ):
             await _no_sink(client)  # warm-up: connections, models
+            serving = psutil.Process(emulator.pid)
             contenders = [
                 Contender("no sink", lambda: _no_sink(client)),
                 Contender("SQLite", lambda: _crawl_into(client, url=sqlite_url)),
@@ -265,7 +374,10 @@ async def run(quick: bool) -> list[Row]:
                     lambda: _engine_crawl(client, output=files / "jobs.jsonl"),
                 ),
             ]
-            samples = await interleave(contenders, repetitions)
+            samples = await interleave(
+                [Contender(c.name, _with_cpu(serving, c.run_once)) for c in contenders],
+                repetitions,
+            )
         base = samples["no sink"]
         for name in SINKS:
             runs = samples[name]
@@ -291,6 +403,10 @@ async def run(quick: bool) -> list[Row]:
                     target=1.0,
                 )
             )
+        # Not of the crawls written in process: their process runs the database's
+        # thread (SQLite's) beside the event loop, not one thread.
+        for name in ("no sink", *(name for name in SINKS if name not in IN_PROCESS)):
+            rows.extend(_cpu_rows(samples, name, crawl_jobs))
     return rows
 
 
