@@ -150,22 +150,15 @@ _LAZY = {
 }
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("aiopersonalize")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"
-
-
 # Hidden from type checkers, which would otherwise take any name, misspelt ones
 # included, as one of the module's: they see the imports above instead.
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> object:
         if name == "__version__":
-            value: object = _version()
+            from ._version import VERSION
+
+            value: object = VERSION
         else:
             module = _LAZY.get(name)
             if module is None:

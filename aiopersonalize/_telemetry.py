@@ -33,8 +33,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator, Mapping
-from importlib import metadata
 from typing import Any, Final
+
+from ._version import VERSION
 
 try:
     from opentelemetry import context as _otel_context
@@ -50,16 +51,11 @@ __all__ = ["ENABLED", "ApiCall", "ListingSpan", "api_call"]
 SCOPE: Final = "aiopersonalize"
 RPC_SERVICE: Final = "Personalize"  # the service id, as AWS SDK spans name it
 
-try:
-    _VERSION = metadata.version("aiopersonalize")
-except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
-    _VERSION = ""
-
 Attributes = Mapping[str, str | int | bool]
 
 if ENABLED:
-    _tracer = _trace.get_tracer(SCOPE, _VERSION)
-    _meter = _metrics.get_meter(SCOPE, _VERSION)
+    _tracer = _trace.get_tracer(SCOPE, VERSION)
+    _meter = _metrics.get_meter(SCOPE, VERSION)
     _REQUESTS = _meter.create_counter(
         "aiopersonalize.requests",
         unit="{request}",

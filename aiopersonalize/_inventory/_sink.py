@@ -38,6 +38,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from .._client import Client
 from .._merge import ListingFailure, MergedListing
 from .._models import Page
+from .._version import VERSION
 from .._vocabulary import (
     DEFAULT_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
@@ -72,15 +73,8 @@ GROUP_PAGES = 64
 """Pages committed in one transaction at most, when that many wait."""
 
 _UTC = timezone.utc
-
-
-def _program() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"aiopersonalize {version('aiopersonalize')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "aiopersonalize"
+_PROGRAM = f"aiopersonalize {VERSION}"
+"""What a crawl's row records as its ``program_version``."""
 
 
 def _backend(url: str, in_process: bool) -> Backend:
@@ -378,7 +372,7 @@ class Inventory:
             **(options or {}),
         }
         text = json.dumps(params, sort_keys=True, separators=(",", ":"))
-        started = await self._backend.start(text, datetime.now(_UTC), _program(), resume)
+        started = await self._backend.start(text, datetime.now(_UTC), _PROGRAM, resume)
         return InventoryCrawl(
             self._backend, started.crawl_id, started.resumed, started.positions, account
         )

@@ -24,6 +24,7 @@ from aiopersonalize import (
 PACKAGE = Path(aiopersonalize.__file__).resolve().parent
 # The library's modules, lowest first: each may import only those before it.
 LAYERS = (
+    "_version",
     "_vocabulary",
     "_exceptions",
     "_redact",
