@@ -259,3 +259,32 @@ async def test_a_crawl_whose_writer_was_killed_is_resumed_by_the_next(tmp_path: 
             assert (resumed.crawl_id, resumed.resumed) == (run.crawl_id, True)
             assert resumed.resume == {(REGION, "inference", None): "t1"}
             await resumed.finish()
+
+
+async def test_a_postgresql_crawl_whose_writer_was_killed_is_resumed_once_its_session_ends(
+    postgres_url: str,
+) -> None:
+    """In PostgreSQL the lock of a crawl is its writer's session's: once the writer
+    process is killed, the server ends the session on seeing its connection close, and
+    another inventory resumes the crawl after its last page."""
+    import psycopg
+
+    async with Inventory(postgres_url) as first:
+        (writer,) = _writers()
+        run = await first.begin_crawl()
+        await run.write(page([inference(1)], "t1"))
+        os.kill(writer.pid, signal.SIGKILL)
+        with pytest.raises(InventoryError, match="killed by signal 9"):
+            await run.write(page([inference(2)], None))  # the first has reaped it
+    # Waits for the server to end the dead session: the crawl's lock (the key the
+    # backend takes, _postgres._CRAWL_KEY) is granted here once that session is gone.
+    key = "hashtextextended(current_schema() || ' crawl ' || %s::text, 0)"
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        with anyio.fail_after(30):
+            await conn.execute(f"SELECT pg_advisory_lock({key})".encode(), (run.crawl_id,))
+        await conn.execute(f"SELECT pg_advisory_unlock({key})".encode(), (run.crawl_id,))
+    async with open_inventory(postgres_url) as second:
+        resumed = await second.begin_crawl()
+        assert (resumed.crawl_id, resumed.resumed) == (run.crawl_id, True)
+        assert resumed.resume == {(REGION, "inference", None): "t1"}
+        await resumed.finish()
