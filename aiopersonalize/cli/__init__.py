@@ -10,6 +10,8 @@ The application, one concern per module:
 - ``_checkpoint``: the checkpoint journal, and recovering a crawl from it.
 - ``_engine``: the crawl engine: the listing written page by page, signals, progress.
 - ``_jsonl``: the JSON Lines encoding of a page of jobs.
+- ``_writer``: the output's writer process: the JSON Lines and the journal written off
+  the crawl's process.
 - ``_summary``: the end-of-crawl summary and the exit statuses.
 - ``_demo``: the ``demo`` command: the crawl against the embedded emulator.
 

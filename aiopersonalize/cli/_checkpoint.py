@@ -409,6 +409,17 @@ class Journal:
             crc=recovered.journal_crc,
         )
 
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """Where the journal stands: the output's length and CRC-32 so far, and the
+        checksum of its last line (what a journal going on from here is made with)."""
+        return self._offset, self._output_crc, self._crc
+
+    def fileno(self) -> int:
+        """The journal file's descriptor, everything written so far flushed to it."""
+        self._file.flush()
+        return self._file.fileno()
+
     def record(
         self, key: ChainKey, token: str | None, data: bytes, *, restarted: bool = False
     ) -> None:

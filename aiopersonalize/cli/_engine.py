@@ -4,11 +4,13 @@
 writes each page as JSON Lines (then journals it, with a checkpoint), stops on SIGINT
 or SIGTERM after the page being written, redraws a progress line, and returns an
 :class:`Outcome`: what it did, fatal errors included, for the summary. The ``crawl``
-command and the demo both run it.
+command and the demo both run it. An output that is a file or a pipe is written by the
+output's writer process (:mod:`._writer`), off the crawl's CPU; the demo's sample, here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import threading
@@ -46,6 +48,7 @@ from aiopersonalize import (
 
 from ._checkpoint import Journal
 from ._jsonl import Job, Sink, chain_arns, job_arn, page_lines
+from ._writer import OutputWriter, descriptor, output_writer
 
 __all__ = ["Outcome", "Plan", "crawl", "progress_text"]
 
@@ -179,15 +182,16 @@ async def _write_pages(
     outcome: Outcome,
     earlier: Earlier | None,
     store: MemoryObjectSendStream[Page[Job]] | None,
+    writer: OutputWriter | None,
 ) -> None:
     """Write each page (hand it to the inventory's writer, then as JSON Lines), then
-    journal it.
+    journal it: in the output's writer process when there is one, here otherwise.
 
-    The writes are synchronous: no cancellation can fall between a page's output and
-    its journal entry (a killed process is the journal's business; the inventory's
-    commits are whole pages by construction). A chain listed again from its start
-    writes only the jobs the output does not hold yet (the inventory takes them all:
-    its rows are keyed by ARN).
+    Either way a page's output and its journal entry are written whole, in that order,
+    with no cancellation between them (a killed process is the journal's business; the
+    inventory's commits are whole pages by construction). A chain listed again from its
+    start writes only the jobs the output does not hold yet (the inventory takes them
+    all: its rows are keyed by ARN).
     """
     repeats = _Repeats(earlier)
     async with listing:
@@ -205,7 +209,9 @@ async def _write_pages(
                 except anyio.BrokenResourceError:
                     return  # the writer has failed: its error is the outcome's
             page, restarted = repeats.filter(key, listed)
-            if sink is not None:
+            if writer is not None:
+                await writer.write(key, page, restarted=restarted)
+            elif sink is not None:
                 data = page_lines(page)
                 sink.write(data)
                 sink.flush()
@@ -228,11 +234,12 @@ async def _consume(
     outcome: Outcome,
     earlier: Earlier | None,
     inventory: InventoryCrawl | None,
+    writer: OutputWriter | None,
 ) -> None:
     """:func:`_write_pages`, with a fatal error kept on the outcome; with an inventory,
     its writer stores the pages in a task of its own, and a failed write ends the crawl."""
     if inventory is None:
-        await _consume_into(listing, sink, journal, outcome, earlier, None)
+        await _consume_into(listing, sink, journal, outcome, earlier, None, writer)
         return
     send, receive = anyio.create_memory_object_stream[Page[Job]](_DATABASE_BUFFER)
 
@@ -246,7 +253,7 @@ async def _consume(
     async with anyio.create_task_group() as tg:
         tg.start_soon(store)
         async with send:
-            await _consume_into(listing, sink, journal, outcome, earlier, send)
+            await _consume_into(listing, sink, journal, outcome, earlier, send, writer)
 
 
 async def _consume_into(
@@ -256,13 +263,20 @@ async def _consume_into(
     outcome: Outcome,
     earlier: Earlier | None,
     store: MemoryObjectSendStream[Page[Job]] | None,
+    writer: OutputWriter | None,
 ) -> None:
     try:
-        await _write_pages(listing, sink, journal, outcome, earlier, store)
-    except BrokenPipeError:
-        # The reader has gone (``crawl | head``): stop quietly, as a filter does.
-        outcome.reader_gone = True
+        await _write_pages(listing, sink, journal, outcome, earlier, store, writer)
     except (PersonalizeError, OSError) as exc:
+        _failed(outcome, exc)
+
+
+def _failed(outcome: Outcome, exc: PersonalizeError | OSError) -> None:
+    """Keep the crawl's first fatal error on the outcome; a reader of stdout that has
+    gone (``crawl | head``) is no error: the crawl stops quietly, as a filter does."""
+    if isinstance(exc, BrokenPipeError):
+        outcome.reader_gone = True
+    elif outcome.error is None:
         outcome.error = exc
 
 
@@ -298,6 +312,19 @@ class _ProgressLine:
             self._stream.write("\r" + " " * self._width + "\r")
             self._stream.flush()
             self._width = 0
+
+
+async def _finish_output(writer: OutputWriter, outcome: Outcome) -> None:
+    """Wait for the output's writer process to write (and journal) every page handed
+    over, however the crawl ended: they are whole pages of it. Its failure is the
+    crawl's, and the jobs it wrote are the crawl's count (those handed over, if it was
+    killed before it could say)."""
+    try:
+        await writer.finish()
+    except OSError as exc:
+        _failed(outcome, exc)
+    if writer.written is not None:  # what reached the output (a failure stops short)
+        outcome.jobs = Counter(writer.written)
 
 
 def progress_text(progress: MergeProgress, stats: RequestStats, elapsed: float) -> str:
@@ -350,13 +377,26 @@ async def crawl(
     listing = plan.listing(client)
     line = _ProgressLine(progress) if progress is not None else None
     try:
-        async with anyio.create_task_group() as tg:
-            if threading.current_thread() is threading.main_thread():
-                await tg.start(_watch_signals, tg.cancel_scope, outcome)
-            if line is not None:
-                tg.start_soon(_report_progress, listing, client, outcome, line)
-            await _consume(listing, sink, journal, outcome, earlier, inventory)
-            tg.cancel_scope.cancel()
+        async with contextlib.AsyncExitStack() as stack:
+            writer = None
+            if sink is not None and descriptor(sink) is not None:
+                try:
+                    writer = await stack.enter_async_context(output_writer(sink, journal))
+                except OSError as exc:
+                    await listing.aclose()
+                    outcome.error = exc
+                    return outcome
+            try:
+                async with anyio.create_task_group() as tg:
+                    if threading.current_thread() is threading.main_thread():
+                        await tg.start(_watch_signals, tg.cancel_scope, outcome)
+                    if line is not None:
+                        tg.start_soon(_report_progress, listing, client, outcome, line)
+                    await _consume(listing, sink, journal, outcome, earlier, inventory, writer)
+                    tg.cancel_scope.cancel()
+            finally:
+                if writer is not None:
+                    await _finish_output(writer, outcome)
     finally:
         if line is not None:
             line.clear()
