@@ -416,8 +416,8 @@ class Journal:
         return self._offset, self._output_crc, self._crc
 
     def fileno(self) -> int:
-        """The journal file's descriptor, everything written so far flushed to it."""
-        self._file.flush()
+        """The journal file's descriptor (nothing is left in its buffer: the header is
+        written aside, and :meth:`record` flushes each entry)."""
         return self._file.fileno()
 
     def record(
