@@ -173,8 +173,9 @@ class OutputWriter:
             self._close_requests()
             await self._process.wait()
             await self._process.aclose()
-        with contextlib.suppress(OSError):
-            os.close(self._answers)
+        answers, self._answers = self._answers, -1
+        if answers >= 0:
+            os.close(answers)
 
     async def _send(self, body: bytes) -> None:
         requests = self._requests
