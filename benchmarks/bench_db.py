@@ -65,7 +65,7 @@ from _common import (
 )
 
 import aiopersonalize
-from aiopersonalize import BatchInferenceJobSummary, Inventory, Page
+from aiopersonalize import BatchInferenceJobSummary, Page
 from aiopersonalize._inventory import BUFFER_PAGES
 from aiopersonalize.cli._engine import Plan, crawl
 from aiopersonalize.emulator import EmulatorOptions, EmulatorProcess, InventorySpec
@@ -110,15 +110,38 @@ def _postgres_server() -> Any:
         cluster.stop(directory)
 
 
-async def _schema_url(server: str) -> str:
-    """A URL whose tables live in a new schema of its own."""
+NewInventory = Callable[[], contextlib.AbstractAsyncContextManager[str]]
+"""A new, empty inventory's URL for one run, removed after it."""
+
+
+@contextlib.asynccontextmanager
+async def _postgres_inventory(server: str) -> AsyncIterator[str]:
+    """A URL whose tables live in a new schema of their own, dropped after the run: the
+    server (maybe the user's, ``AIOPERSONALIZE_TEST_POSTGRES_URL``) keeps none of them,
+    and its autovacuum does not work on them during the next run."""
     import psycopg
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     async with await psycopg.AsyncConnection.connect(server, autocommit=True) as conn:
         await conn.execute(f"CREATE SCHEMA {schema}".encode())
     separator = "&" if "?" in server else "?"
-    return f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
+    try:
+        yield f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        async with await psycopg.AsyncConnection.connect(server, autocommit=True) as conn:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_inventory(files: Path) -> AsyncIterator[str]:
+    """A new SQLite file's URL, the file removed after the run (a 1,000,000-job
+    inventory takes about 650 MB)."""
+    path = files / f"{uuid.uuid4().hex}.db"
+    try:
+        yield f"sqlite:///{path}"
+    finally:
+        for suffix in ("", "-wal", "-shm", "-lock"):
+            await anyio.Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _pages(jobs: int) -> list[Page[Any]]:
@@ -151,10 +174,10 @@ def _name(n: int) -> str:
     return f"{WORDS[zlib.crc32(str(n).encode()) % len(WORDS)]}-{n:08d}"
 
 
-async def _sink_alone(url: Callable[[], Awaitable[str]], pages: list[Page[Any]]) -> Measurement:
+async def _sink_alone(new: NewInventory, pages: list[Page[Any]]) -> Measurement:
     """The pages through the inventory's writer (``InventoryCrawl.store``), as a crawl
     hands them over, from first to last committed."""
-    async with Inventory(await url()) as inventory:
+    async with new() as url, aiopersonalize.Inventory(url) as inventory:
         run = await inventory.begin_crawl()
         send, receive = anyio.create_memory_object_stream[Page[Any]](BUFFER_PAGES)
         start = time.perf_counter()
@@ -190,7 +213,7 @@ async def _engine_crawl(
     plan = Plan(regions=REGIONS)
     start = time.perf_counter()
     if url is not None:
-        async with Inventory(url, in_process=in_process) as inventory:
+        async with aiopersonalize.Inventory(url, in_process=in_process) as inventory:
             run = await inventory.begin_crawl(regions=REGIONS)
             outcome = await crawl(client, plan, None, inventory=run)
             result = await run.finish(failures=outcome.failures, error=outcome.error)
@@ -315,11 +338,11 @@ async def run(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, _postgres_server() as server:
         files = Path(tmp)
 
-        async def sqlite_url() -> str:
-            return f"sqlite:///{files / uuid.uuid4().hex}.db"
+        def sqlite_url() -> contextlib.AbstractAsyncContextManager[str]:
+            return _sqlite_inventory(files)
 
-        async def postgres_url() -> str:
-            return await _schema_url(server)
+        def postgres_url() -> contextlib.AbstractAsyncContextManager[str]:
+            return _postgres_inventory(server)
 
         # (a) the sink alone
         pages = _pages(sink_jobs)
@@ -411,6 +434,7 @@ async def run(quick: bool) -> list[Row]:
 
 
 async def _crawl_into(
-    client: aiopersonalize.Client, *, url: Callable[[], Awaitable[str]], in_process: bool = False
+    client: aiopersonalize.Client, *, url: NewInventory, in_process: bool = False
 ) -> Measurement:
-    return await _engine_crawl(client, url=await url(), in_process=in_process)
+    async with url() as made:
+        return await _engine_crawl(client, url=made, in_process=in_process)
