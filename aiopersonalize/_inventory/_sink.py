@@ -30,10 +30,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._client import Client
 from .._merge import ListingFailure, MergedListing
@@ -73,8 +73,22 @@ GROUP_PAGES = 64
 """Pages committed in one transaction at most, when that many wait."""
 
 _UTC = timezone.utc
+T = TypeVar("T")
 _PROGRAM = f"aiopersonalize {VERSION}"
 """What a crawl's row records as its ``program_version``."""
+
+
+async def _hand_over(send: MemoryObjectSendStream[T], item: T) -> None:
+    """Send ``item``; while the stream has room, without a turn of the event loop (what
+    ``send()`` takes even then): one more turn per page cost a crawl's process 0.7 to
+    1.9 µs a job (benchmarks/README.md, ``db``).
+
+    :raises anyio.BrokenResourceError: the receiving end is closed.
+    """
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
 
 
 def _backend(url: str, in_process: bool) -> Backend:
@@ -206,16 +220,10 @@ class InventoryCrawl:
                 try:
                     async with listing:
                         async for page in listing.pages():
-                            # Not ``await send.send()`` while there is room: one more
-                            # turn of the event loop per page cost a crawl 0.7 to 1.9
-                            # µs a job (benchmarks/README.md, db).
-                            try:
-                                send.send_nowait(page)
-                            except anyio.WouldBlock:
-                                await send.send(page)
-                            except anyio.BrokenResourceError:
-                                break  # the writer has failed: raised below
-                except Exception as exc:  # the listing's: the pages before it are stored
+                            await _hand_over(send, page)
+                # The listing's, or the closed stream of a writer that failed (whose
+                # error is raised instead): the pages before it are stored.
+                except Exception as exc:
                     error = exc
         if failed:
             raise failed[0]

@@ -36,6 +36,7 @@ from aiopersonalize import (
 )
 from aiopersonalize._inventory import SCHEMA_VERSION, CrawlResult, redact_url
 from aiopersonalize._inventory._schema import META_TABLE, migration
+from aiopersonalize._inventory._sink import _hand_over
 from aiopersonalize.emulator import Emulator, EmulatorOptions, Faults, InventorySpec
 
 from .test_inventory import ACCOUNT, REGION, inference, open_inventory, page, query, segment
@@ -576,6 +577,28 @@ async def test_store_writes_the_waiting_pages_in_groups_of_at_most_group(
     assert [name for name, _ in stored] == ["j1", "j2", "j5", "j6", "j7"]
     times = [at for _, at in stored]
     assert times[0] == times[1] != times[2] == times[3] == times[4]
+
+
+async def test_the_hand_over_takes_no_turn_of_the_event_loop_while_there_is_room() -> None:
+    """The sink's hand-over of pages to its writer task sends at once while the stream
+    has room (not even a cancelled scope stops it: it takes no turn of the event loop),
+    and waits for room when the stream is full, every item in order."""
+    send, receive = anyio.create_memory_object_stream[int](1)
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await _hand_over(send, 0)
+    got: list[int] = []
+
+    async def collect() -> None:
+        async with receive:
+            got.extend([item async for item in receive])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(collect)
+        async with send:
+            for n in range(1, 4):  # the stream holds 0 still: each waits for room
+                await _hand_over(send, n)
+    assert got == [0, 1, 2, 3]
 
 
 # -- a merged listing consumed ---------------------------------------------------------
